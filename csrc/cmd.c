@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * cmd.c - commands in a stack: parsing vde_stackcmd's string, running argv.
+ *
+ * The string is split like a shell would split a simple command line, and
+ * no further: ';' separates commands, blanks separate words, '...' and "..."
+ * quote, a backslash escapes.  No variables, globs or redirections: the
+ * commands run directly, not through a shell.  Every command is checked
+ * (absolute path, balanced quotes) before the first one runs.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vds.h"
+#include "vds_python.h"
+
+static int is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/**
+ * vds_parse_cmdline() - split a command line into argument vectors
+ * @line:	"cmd args; cmd args ..."
+ * @cmdsp:	set to one malloc()ed block: each command's argv ends with
+ *		NULL, an extra NULL ends the list
+ *
+ * Return: the number of commands (>= 1), or -EINVAL (nothing to run,
+ * unbalanced quote, a command that is not an absolute path), -ENOMEM
+ */
+int vds_parse_cmdline(const char *line, char ***cmdsp)
+{
+	size_t len = line ? strlen(line) : 0;
+	char **av, *out;
+	const char *p = line;
+	int n = 0, argc = 0, ncmds = 0, inword = 0, first = 0;
+
+	if (!line)
+		return -EINVAL;
+	av = malloc((len + 2) * sizeof(char *) + len + 1);
+	if (!av)
+		return -ENOMEM;
+	out = (char *)(av + len + 2);
+	for (;;) {
+		char c = *p;
+
+		if (c == 0 || c == ';' || is_blank(c)) {
+			if (inword) {
+				*out++ = 0;
+				inword = 0;
+				argc++;
+			}
+			if (c == 0 || c == ';') {
+				if (argc) {
+					if (av[first][0] != '/')
+						goto bad;
+					av[n++] = NULL;
+					ncmds++;
+					argc = 0;
+				}
+				if (c == 0)
+					break;
+			}
+			p++;
+			continue;
+		}
+		if (!inword) {
+			if (!argc)
+				first = n;
+			av[n++] = out;
+			inword = 1;
+		}
+		if (c == '\'') {
+			for (p++; *p && *p != '\''; )
+				*out++ = *p++;
+			if (!*p)
+				goto bad;
+			p++;
+		} else if (c == '"') {
+			for (p++; *p && *p != '"'; ) {
+				if (*p == '\\' && p[1] && strchr("\"\\$`", p[1]))
+					p++;
+				*out++ = *p++;
+			}
+			if (!*p)
+				goto bad;
+			p++;
+		} else if (c == '\\' && p[1]) {
+			p++;
+			*out++ = *p++;
+		} else {
+			*out++ = *p++;
+		}
+	}
+	if (!ncmds)
+		goto bad;
+	av[n] = NULL;
+	*cmdsp = av;
+	return ncmds;
+bad:
+	free(av);
+	return -EINVAL;
+}
+
+/**
+ * vds_run_argv() - run one command in a stack and wait for it
+ * @st:		the stack
+ * @argv:	argument vector, argv[0] an absolute path
+ * @interrupted, @arg:	see vds_ctx_request()
+ *
+ * Return: exit status (127: could not execute, 128+N: signal N), or -errno
+ */
+int vds_run_argv(struct vds_stack *st, char *const argv[],
+		 int (*interrupted)(void *), void *arg)
+{
+	struct vds_req req = { .op = VDS_OP_EXEC, .id = st->id };
+	struct vds_rep rep;
+	size_t len = 0, l;
+	char *payload, *q;
+	int argc, ret;
+
+	if (!argv || !argv[0] || argv[0][0] != '/')
+		return -EINVAL;
+	for (argc = 0; argv[argc]; argc++) {
+		len += strlen(argv[argc]) + 1;
+		if (len > VDS_ARGS_MAX || argc >= VDS_ARGC_MAX)
+			return -E2BIG;
+	}
+	payload = malloc(len);
+	if (!payload)
+		return -ENOMEM;
+	for (q = payload, argc = 0; argv[argc]; argc++, q += l) {
+		l = strlen(argv[argc]) + 1;
+		memcpy(q, argv[argc], l);
+	}
+	req.a = argc;
+	req.len = len;
+	ret = vds_ctx_request(st->ctx, &req, payload, &rep, NULL, 0, 0, interrupted, arg);
+	free(payload);
+	if (ret < 0)
+		return ret;
+	return rep.ret < 0 ? -rep.err : rep.ret;
+}
+
+static int run_line(struct vdestack *h, const char *line,
+		    int (*interrupted)(void *), void *arg)
+{
+	struct vds_stack *st;
+	char **cmds, **c;
+	int ret = vds_parse_cmdline(line, &cmds);
+
+	if (ret < 0)
+		return ret;
+	st = vds_stack_get(h, &ret);
+	if (!st) {
+		free(cmds);
+		return ret;
+	}
+	for (c = cmds; *c; ) {
+		ret = vds_run_argv(st, c, interrupted, arg);
+		if (ret != 0)
+			break;
+		while (*c)
+			c++;
+		c++;
+	}
+	vds_stack_put(st);
+	free(cmds);
+	return ret;
+}
+
+static int run_argv(struct vdestack *h, char *const argv[],
+		    int (*interrupted)(void *), void *arg)
+{
+	int ret;
+	struct vds_stack *st = vds_stack_get(h, &ret);
+
+	if (!st)
+		return ret;
+	ret = vds_run_argv(st, argv, interrupted, arg);
+	vds_stack_put(st);
+	return ret;
+}
+
+static int edge(int ret)
+{
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	return ret;
+}
+
+/**
+ * vde_stackcmd() - run ';'-separated commands in a stack
+ * @stack:	the stack
+ * @stackcmd:	"/full/path args; /full/path args"
+ *
+ * Each command runs with CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BIND_SERVICE
+ * and CAP_NET_BROADCAST as ambient capabilities and no other.
+ *
+ * Return: 0 if every command exited with 0, else the first non-zero status
+ * (127: could not be executed, 128+N: killed by signal N; later commands do
+ * not run); -1 with errno EINVAL for a NULL stack, an empty line, a relative
+ * path or unbalanced quotes (then nothing runs), EBADF for a deleted stack.
+ */
+VDS_EXPORT int vde_stackcmd(struct vdestack *stack, char *stackcmd)
+{
+	return edge(run_line(stack, stackcmd, NULL, NULL));
+}
+
+/**
+ * vdestack_cmdv() - run one command, given as an argument vector
+ * @stack:	the stack
+ * @argv:	NULL-terminated, argv[0] an absolute path
+ *
+ * Return: as vde_stackcmd()
+ */
+VDS_EXPORT int vdestack_cmdv(struct vdestack *stack, char *const argv[])
+{
+	return edge(run_argv(stack, argv, NULL, NULL));
+}
+
+/**
+ * vde_stack_onecmd() - the original library's exported one-command call
+ * @argv:	argument vector
+ * @stack:	the stack
+ *
+ * Return: as vdestack_cmdv()
+ */
+VDS_EXPORT int vde_stack_onecmd(char **argv, void *stack)
+{
+	return edge(run_argv(stack, argv, NULL, NULL));
+}
+
+/**
+ * vds_stackcmd_intr() - vde_stackcmd() that a signal can cancel
+ * @stack, @cmdline:	as vde_stackcmd()
+ * @interrupted, @arg:	asked on EINTR; non-zero kills the command
+ *
+ * Return: as vde_stackcmd(); -1 errno EINTR when cancelled
+ */
+int vds_stackcmd_intr(struct vdestack *stack, const char *cmdline,
+		      int (*interrupted)(void *arg), void *arg)
+{
+	return edge(run_line(stack, cmdline, interrupted, arg));
+}
+
+/**
+ * vds_cmdv_intr() - vdestack_cmdv() that a signal can cancel
+ * @stack, @argv:	as vdestack_cmdv()
+ * @interrupted, @arg:	asked on EINTR; non-zero kills the command
+ *
+ * Return: as vdestack_cmdv(); -1 errno EINTR when cancelled
+ */
+int vds_cmdv_intr(struct vdestack *stack, char *const argv[],
+		  int (*interrupted)(void *arg), void *arg)
+{
+	return edge(run_argv(stack, argv, interrupted, arg));
+}

@@ -1,0 +1,679 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * helper.c - the process that lives inside the stacks' user namespace.
+ *
+ * It is cloned (without CLONE_VM) from a host that may run many threads, so
+ * from its first instruction to its exit it only makes system calls: no
+ * malloc, no stdio, no locks, nothing that another host thread could have
+ * left half-done.  Memory it needs comes from mmap().
+ *
+ * One helper owns every network namespace of its host: it creates them with
+ * unshare(CLONE_NEWNET), keeps their fds, setns()es between them to open
+ * sockets and interfaces, and vforks the commands that run in them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <linux/if_tun.h>
+#include <linux/securebits.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "vds.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+#define H_MAIN		1
+#define H_CHAN		2
+#define H_SIGCHLD	3
+#define H_HOST		4
+
+#define NET_CAPS ((1ULL << CAP_NET_ADMIN) | (1ULL << CAP_NET_RAW) | \
+		  (1ULL << CAP_NET_BIND_SERVICE) | (1ULL << CAP_NET_BROADCAST))
+
+struct hchan {
+	int fd;			/* -1: free slot */
+	pid_t pid;		/* command running for this channel, or -1 */
+};
+
+/* the helper's whole state; lives on its own stack */
+struct helper {
+	int ctl, ep, sigfd, hostfd;
+	int *netns;		/* id -> namespace fd, -1 free */
+	int nnetns;
+	struct hchan *chan;
+	int nchan;
+	int curns;		/* id the helper is in now, -1: its first one */
+	int lastcap;
+	unsigned char *buf;	/* request buffer */
+	char **argv;
+};
+
+extern char **environ;
+
+/* grow an mmap()ed array; the old contents move along */
+static void *h_grow(void *old, size_t oldsz, size_t newsz)
+{
+	void *p;
+
+	if (!old)
+		p = mmap(NULL, newsz, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	else
+		p = mremap(old, oldsz, newsz, MREMAP_MAYMOVE);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static size_t h_page(size_t n)
+{
+	return (n + 4095) & ~(size_t)4095;
+}
+
+/* a command leads its own process group: end it with what it started */
+static void h_kill(pid_t pid)
+{
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+}
+
+static int h_send(int fd, int ret, int err, const int *fds, int nfds)
+{
+	struct vds_rep rep = { .ret = ret, .err = err };
+	struct iovec iov = { &rep, sizeof(rep) };
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 2)];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (nfds > 0) {
+		struct cmsghdr *c;
+
+		memset(&u, 0, sizeof(u));
+		msg.msg_control = u.buf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	do
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : 0;
+}
+
+/* receive one message; *fdp gets a passed fd (or -1) */
+static ssize_t h_recv(int fd, void *buf, size_t len, int *fdp)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { buf, len };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *c;
+	ssize_t n;
+
+	*fdp = -1;
+	do
+		n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	for (c = CMSG_FIRSTHDR(&msg); n >= 0 && c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int nf = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			int i, f;
+
+			for (i = 0; i < nf; i++) {
+				memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				if (*fdp < 0)
+					*fdp = f;
+				else
+					close(f);
+			}
+		}
+	}
+	if (msg.msg_flags & MSG_TRUNC)
+		return -EMSGSIZE;
+	return n < 0 ? -errno : n;
+}
+
+static int h_epoll_add(struct helper *h, int fd, uint32_t tag, uint32_t idx)
+{
+	struct epoll_event ev = {
+		.events = EPOLLIN,
+		.data.u64 = ((uint64_t)tag << 32) | idx,
+	};
+
+	return epoll_ctl(h->ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int h_chan_add(struct helper *h, int fd)
+{
+	int i;
+
+	for (i = 0; i < h->nchan; i++)
+		if (h->chan[i].fd < 0)
+			break;
+	if (i == h->nchan) {
+		size_t o = h_page(sizeof(*h->chan) * h->nchan);
+		int n = h->nchan ? h->nchan * 2 : 64;
+		struct hchan *c = h_grow(h->chan, o, h_page(sizeof(*c) * n));
+		int j;
+
+		if (!c)
+			return -ENOMEM;
+		for (j = h->nchan; j < n; j++)
+			c[j].fd = c[j].pid = -1;
+		h->chan = c;
+		h->nchan = n;
+	}
+	h->chan[i].fd = fd;
+	h->chan[i].pid = -1;
+	return h_epoll_add(h, fd, H_CHAN, i);
+}
+
+static void h_chan_close(struct helper *h, int i)
+{
+	/* its command (if any) dies with it: nobody waits for it any more */
+	if (h->chan[i].pid > 0)
+		h_kill(h->chan[i].pid);
+	epoll_ctl(h->ep, EPOLL_CTL_DEL, h->chan[i].fd, NULL);
+	close(h->chan[i].fd);
+	h->chan[i].fd = -1;
+	h->chan[i].pid = -1;
+}
+
+/* enter the namespace of stack id */
+static int h_enter(struct helper *h, int id)
+{
+	if (id < 0 || id >= h->nnetns || h->netns[id] < 0)
+		return -EBADF;
+	if (h->curns == id)
+		return 0;
+	if (setns(h->netns[id], CLONE_NEWNET) < 0)
+		return -errno;
+	h->curns = id;
+	return 0;
+}
+
+static int h_lo_up(void)
+{
+	struct ifreq ifr;
+	int fd = vds_sys_socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, "lo", 3);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+		ret = -errno;
+	} else {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+			ret = -errno;
+	}
+	close(fd);
+	return ret;
+}
+
+static int h_open_tap(const char *name)
+{
+	struct ifreq ifr;
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	memcpy(ifr.ifr_name, name, strnlen(name, IFNAMSIZ - 1));
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* ADDSTACK: a new namespace with lo up and, if named, a tap interface */
+static void h_addstack(struct helper *h, int cfd, const struct vds_req *rq,
+		       const char *ifname)
+{
+	int fds[2], nfds = 0, id, ns, tap = -1, ret;
+
+	for (id = 0; id < h->nnetns; id++)
+		if (h->netns[id] < 0)
+			break;
+	if (id == h->nnetns) {
+		size_t o = h_page(sizeof(int) * h->nnetns);
+		int n = h->nnetns ? h->nnetns * 2 : 256, j;
+		int *t = h_grow(h->netns, o, h_page(sizeof(int) * n));
+
+		if (!t) {
+			h_send(cfd, -1, ENOMEM, NULL, 0);
+			return;
+		}
+		for (j = h->nnetns; j < n; j++)
+			t[j] = -1;
+		h->netns = t;
+		h->nnetns = n;
+	}
+	if (unshare(CLONE_NEWNET) < 0) {
+		h_send(cfd, -1, errno, NULL, 0);
+		return;
+	}
+	h->curns = id;
+	ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (ns < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = h_lo_up();
+	if (ret < 0)
+		goto fail;
+	if (ifname[0]) {
+		tap = h_open_tap(ifname);
+		if (tap < 0) {
+			ret = tap;
+			goto fail;
+		}
+		fds[nfds++] = tap;
+	}
+	if (rq->a)
+		fds[nfds++] = ns;
+	h->netns[id] = ns;
+	ret = h_send(cfd, id, 0, fds, nfds);
+	if (tap >= 0)
+		close(tap);
+	if (ret < 0) {	/* the library is gone; forget the namespace */
+		close(ns);
+		h->netns[id] = -1;
+	}
+	return;
+fail:
+	if (ns >= 0)
+		close(ns);
+	h->curns = -1;	/* the failed namespace dies with its last reference */
+	h_send(cfd, -1, -ret, NULL, 0);
+}
+
+static void h_socket(struct helper *h, int cfd, const struct vds_req *rq)
+{
+	int ret = h_enter(h, rq->id), fd;
+
+	if (ret < 0) {
+		h_send(cfd, -1, -ret, NULL, 0);
+		return;
+	}
+	fd = vds_sys_socket(rq->a, rq->b | SOCK_CLOEXEC, rq->c);
+	if (fd < 0) {
+		h_send(cfd, -1, errno, NULL, 0);
+		return;
+	}
+	h_send(cfd, 0, 0, &fd, 1);
+	close(fd);
+}
+
+static long h_capset(uint64_t caps)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0,
+	};
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	d[0].effective = d[0].permitted = d[0].inheritable = (uint32_t)caps;
+	d[1].effective = d[1].permitted = d[1].inheritable = caps >> 32;
+	return syscall(SYS_capset, &hdr, d);
+}
+
+/*
+ * The command's side of the vfork: enter the stack, keep exactly the four
+ * network capabilities (ambient, so they survive execve as any uid) and
+ * nothing else, as root too: securebits stop uid 0 from regaining the rest.
+ */
+static void h_child(struct helper *h, int ns, char **argv, pid_t helper)
+{
+	sigset_t none;
+	int c;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != helper)
+		_exit(VDESTACK_STATUS_NOEXEC);
+	if (setns(ns, CLONE_NEWNET) < 0)
+		_exit(VDESTACK_STATUS_NOEXEC);
+	for (c = 1; c < 65; c++) {
+		struct sigaction sa = { .sa_handler = SIG_DFL };
+
+		if (c != SIGKILL && c != SIGSTOP)
+			sigaction(c, &sa, NULL);
+	}
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	setpgid(0, 0);
+	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
+		  SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED) < 0)
+		_exit(VDESTACK_STATUS_NOEXEC);
+	for (c = 0; c <= h->lastcap; c++)
+		if (!(NET_CAPS & (1ULL << c)) &&
+		    prctl(PR_CAPBSET_DROP, c) < 0 && errno != EINVAL)
+			_exit(VDESTACK_STATUS_NOEXEC);
+	if (h_capset(NET_CAPS) < 0)
+		_exit(VDESTACK_STATUS_NOEXEC);
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	for (c = 0; c < 64; c++)
+		if ((NET_CAPS & (1ULL << c)) &&
+		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+			_exit(VDESTACK_STATUS_NOEXEC);
+	execve(argv[0], argv, environ);
+	_exit(VDESTACK_STATUS_NOEXEC);
+}
+
+static void h_exec(struct helper *h, int ci, const struct vds_req *rq,
+		   const unsigned char *payload, size_t len)
+{
+	int cfd = h->chan[ci].fd, argc = 0;
+	size_t off = 0;
+	pid_t pid, self = getpid();
+
+	if (rq->id < 0 || rq->id >= h->nnetns || h->netns[rq->id] < 0) {
+		h_send(cfd, -1, EBADF, NULL, 0);
+		return;
+	}
+	/* payload: argc NUL-terminated strings, checked before use */
+	while (off < len && argc < VDS_ARGC_MAX) {
+		const unsigned char *z = memchr(payload + off, 0, len - off);
+
+		if (!z)
+			break;
+		h->argv[argc++] = (char *)payload + off;
+		off = z - payload + 1;
+	}
+	if (argc == 0 || argc != rq->a || off != len || h->argv[0][0] != '/') {
+		h_send(cfd, -1, EINVAL, NULL, 0);
+		return;
+	}
+	h->argv[argc] = NULL;
+	pid = vfork();
+	if (pid == 0)
+		h_child(h, h->netns[rq->id], h->argv, self);
+	if (pid < 0) {
+		h_send(cfd, -1, errno, NULL, 0);
+		return;
+	}
+	h->chan[ci].pid = pid;
+}
+
+static void h_reap(struct helper *h)
+{
+	struct signalfd_siginfo si;
+	int status, i;
+	pid_t pid;
+
+	while (read(h->sigfd, &si, sizeof(si)) > 0)
+		;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		int ret = WIFEXITED(status) ? WEXITSTATUS(status) :
+			  WIFSIGNALED(status) ? VDESTACK_STATUS_SIGNAL + WTERMSIG(status) :
+			  VDESTACK_STATUS_NOEXEC;
+
+		for (i = 0; i < h->nchan; i++) {
+			if (h->chan[i].fd >= 0 && h->chan[i].pid == pid) {
+				h->chan[i].pid = -1;
+				if (h_send(h->chan[i].fd, ret, 0, NULL, 0) < 0)
+					h_chan_close(h, i);
+				break;
+			}
+		}
+	}
+}
+
+static void h_request(struct helper *h, int ci)
+{
+	int cfd = h->chan[ci].fd, fd;
+	ssize_t n = h_recv(cfd, h->buf, sizeof(struct vds_req) + VDS_ARGS_MAX, &fd);
+	struct vds_req rq;
+	const unsigned char *payload = h->buf + sizeof(rq);
+	size_t len;
+
+	if (n == -EAGAIN)
+		return;
+	if (n == -EMSGSIZE) {
+		if (fd >= 0)
+			close(fd);
+		h_send(cfd, -1, E2BIG, NULL, 0);
+		return;
+	}
+	if (n <= 0) {
+		if (fd >= 0)
+			close(fd);
+		h_chan_close(h, ci);
+		return;
+	}
+	if (fd >= 0)	/* channels carry no fds towards the helper */
+		close(fd);
+	if ((size_t)n < sizeof(rq)) {
+		h_send(cfd, -1, EPROTO, NULL, 0);
+		return;
+	}
+	memcpy(&rq, h->buf, sizeof(rq));
+	len = n - sizeof(rq);
+	if (rq.len != len) {
+		h_send(cfd, -1, EPROTO, NULL, 0);
+		return;
+	}
+	if (rq.op == VDS_OP_CANCEL) {
+		if (h->chan[ci].pid > 0)
+			h_kill(h->chan[ci].pid);
+		return;
+	}
+	if (h->chan[ci].pid > 0) {	/* one request at a time */
+		h_send(cfd, -1, EBUSY, NULL, 0);
+		return;
+	}
+	switch (rq.op) {
+	case VDS_OP_ADDSTACK: {
+		char name[IFNAMSIZ];
+
+		if (len >= IFNAMSIZ || memchr(payload, 0, len)) {
+			h_send(cfd, -1, EINVAL, NULL, 0);
+			return;
+		}
+		memcpy(name, payload, len);
+		name[len] = 0;
+		h_addstack(h, cfd, &rq, name);
+		return;
+	}
+	case VDS_OP_DELSTACK:
+		if (rq.id < 0 || rq.id >= h->nnetns || h->netns[rq.id] < 0) {
+			h_send(cfd, -1, EBADF, NULL, 0);
+			return;
+		}
+		close(h->netns[rq.id]);
+		h->netns[rq.id] = -1;
+		h_send(cfd, 0, 0, NULL, 0);
+		return;
+	case VDS_OP_SOCKET:
+		h_socket(h, cfd, &rq);
+		return;
+	case VDS_OP_EXEC:
+		h_exec(h, ci, &rq, payload, len);
+		return;
+	default:
+		h_send(cfd, -1, EPROTO, NULL, 0);
+	}
+}
+
+/* a message on the main socket: a new channel, or (at start) the handshake */
+static int h_main(struct helper *h)
+{
+	struct vds_req rq;
+	int fd;
+	ssize_t n = h_recv(h->ctl, &rq, sizeof(rq), &fd);
+
+	if (n == -EAGAIN || n == -EMSGSIZE)
+		return 0;
+	if (n <= 0)
+		return -1;	/* every host-side copy is closed */
+	if ((size_t)n == sizeof(rq) && rq.op == VDS_OP_NEWCHAN && fd >= 0) {
+		if (h_chan_add(h, fd) < 0)
+			close(fd);
+	} else if (fd >= 0) {
+		close(fd);
+	}
+	return 0;
+}
+
+static int h_wait_mapped(struct helper *h)
+{
+	struct vds_req rq;
+	int fd;
+	ssize_t n;
+
+	for (;;) {
+		struct epoll_event ev;
+
+		if (epoll_wait(h->ep, &ev, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if ((ev.data.u64 >> 32) == H_HOST)
+			return -1;
+		if ((ev.data.u64 >> 32) != H_MAIN)
+			continue;
+		n = h_recv(h->ctl, &rq, sizeof(rq), &fd);
+		if (fd >= 0)
+			close(fd);
+		if (n == -EAGAIN)
+			continue;
+		if (n != sizeof(rq) || rq.op != VDS_OP_MAPPED)
+			return -1;
+		return 0;
+	}
+}
+
+static int h_read_lastcap(void)
+{
+	char b[16];
+	int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, b, sizeof(b) - 1);
+	int v = 0, i;
+
+	if (fd >= 0)
+		close(fd);
+	for (i = 0; i < n && b[i] >= '0' && b[i] <= '9'; i++)
+		v = v * 10 + b[i] - '0';
+	return n > 0 ? v : 63;
+}
+
+/**
+ * vds_helper_main() - body of the helper process
+ * @arg:	struct vds_helper_args, in the helper's copy of the host memory
+ *
+ * Return: never; the process exits with 0 when its host goes away or
+ * closes the main socket, 1 if it could not start.
+ */
+int vds_helper_main(void *arg)
+{
+	struct vds_helper_args *a = arg;
+	struct helper h = { .ctl = -1, .ep = -1, .sigfd = -1, .hostfd = -1,
+			    .curns = -1 };
+	struct rlimit rl;
+	sigset_t chld;
+	int sig, i;
+	struct vds_rep ok = { 0, 0 };
+
+	/* nothing of the host leaks in: only stdio and the control socket */
+	if (a->ctl != 3) {
+		if (dup3(a->ctl, 3, O_CLOEXEC) < 0)
+			_exit(1);
+	}
+	h.ctl = 3;
+	syscall(SYS_close_range, 4, ~0U, 0);
+	for (sig = 1; sig < 65; sig++) {
+		struct sigaction sa = { .sa_handler = SIG_DFL };
+
+		if (sig == SIGPIPE)
+			sa.sa_handler = SIG_IGN;
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL);
+	}
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_SETMASK, &chld, NULL);
+	/* a terminal's ^C is for the host, which decides what to cancel */
+	setpgid(0, 0);
+	h.hostfd = syscall(SYS_pidfd_open, a->host, 0);
+	if (h.hostfd < 0 || getppid() != a->host)
+		_exit(1);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	h.lastcap = h_read_lastcap();
+	h.buf = h_grow(NULL, 0, h_page(sizeof(struct vds_req) + VDS_ARGS_MAX));
+	h.argv = h_grow(NULL, 0, h_page(sizeof(char *) * (VDS_ARGC_MAX + 1)));
+	h.ep = epoll_create1(EPOLL_CLOEXEC);
+	h.sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (!h.buf || !h.argv || h.ep < 0 || h.sigfd < 0 ||
+	    h_epoll_add(&h, h.ctl, H_MAIN, 0) < 0 ||
+	    h_epoll_add(&h, h.sigfd, H_SIGCHLD, 0) < 0 ||
+	    h_epoll_add(&h, h.hostfd, H_HOST, 0) < 0)
+		_exit(1);
+
+	/* the user namespace: the host writes our uid/gid maps */
+	if (unshare(CLONE_NEWUSER) < 0) {
+		h_send(h.ctl, -1, errno, NULL, 0);
+		_exit(1);
+	}
+	if (h_send(h.ctl, 0, 0, NULL, 0) < 0 || h_wait_mapped(&h) < 0)
+		_exit(1);
+	h_send(h.ctl, ok.ret, ok.err, NULL, 0);
+
+	for (;;) {
+		struct epoll_event evs[32];
+		int n = epoll_wait(h.ep, evs, 32, -1);
+
+		if (n < 0 && errno != EINTR)
+			break;
+		for (i = 0; i < n; i++) {
+			uint32_t tag = evs[i].data.u64 >> 32;
+			uint32_t idx = (uint32_t)evs[i].data.u64;
+
+			if (tag == H_HOST)
+				goto out;
+			if (tag == H_MAIN && h_main(&h) < 0)
+				goto out;
+			if (tag == H_SIGCHLD)
+				h_reap(&h);
+			if (tag == H_CHAN && (int)idx < h.nchan && h.chan[idx].fd >= 0)
+				h_request(&h, idx);
+		}
+	}
+out:
+	for (i = 0; i < h.nchan; i++)
+		if (h.chan[i].fd >= 0 && h.chan[i].pid > 0)
+			h_kill(h.chan[i].pid);
+	_exit(0);
+}

@@ -1,0 +1,497 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * pump.c - frames between each stack's tap interface and its VDE network.
+ *
+ * A few threads (one per core, at most VDS_PUMPS_MAX) each serve many stacks
+ * with one epoll set.  A ready fd is drained until it would block (up to a
+ * budget, for fairness); the hot loop does a read and a write per frame and
+ * nothing else.  VDE sockets are non-blocking, so one thread serving both
+ * ends of a link cannot deadlock itself: a frame the peer cannot take now is
+ * parked, its stack's tap is muted, and EPOLLOUT resumes it (backpressure
+ * instead of loss).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/if_tun.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include "vds.h"
+
+#define VDS_PUMPS_MAX	8
+#define VDS_BUDGET	256	/* frames per fd per wake-up */
+#define VDS_EVENTS	64
+
+/**
+ * struct vds_pump - one pump thread
+ * @ep:		its epoll set
+ * @wake:	eventfd that makes it look at @queue or @stop
+ * @queue:	stacks to unregister; their callers wait on @cond
+ * @nstacks:	stacks served, to spread new ones
+ */
+struct vds_pump {
+	pthread_t th;
+	int ep;
+	int wake;
+	struct vds_ep ep_wake;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct vds_stack *queue;
+	int stop;
+	int nstacks;
+	int running;
+};
+
+static void ep_mod(struct vds_pump *p, int fd, uint32_t events, struct vds_ep *e)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = e };
+
+	epoll_ctl(p->ep, EPOLL_CTL_MOD, fd, &ev);
+}
+
+static void unregister(struct vds_pump *p, struct vds_stack *st)
+{
+	if (st->tap >= 0)
+		epoll_ctl(p->ep, EPOLL_CTL_DEL, st->tap, NULL);
+	if (st->kind == VDS_KIND_VDE) {
+		if (st->datafd >= 0)
+			epoll_ctl(p->ep, EPOLL_CTL_DEL, st->datafd, NULL);
+		if (st->ctlfd >= 0 && st->ctlfd != st->datafd)
+			epoll_ctl(p->ep, EPOLL_CTL_DEL, st->ctlfd, NULL);
+	} else if (st->kind == VDS_KIND_STREAM) {
+		epoll_ctl(p->ep, EPOLL_CTL_DEL, st->sfd, NULL);
+	}
+}
+
+/* the VDE side went away: stop for good, and tell the stack (no carrier) */
+static void hangup(struct vds_pump *p, struct vds_stack *st)
+{
+	int off = 0;
+
+	if (st->hung)
+		return;
+	st->hung = 1;
+	st->stats.hung_up = 1;
+	unregister(p, st);
+	if (st->tap >= 0)
+		ioctl(st->tap, TUNSETCARRIER, &off);
+}
+
+/* one frame towards the interface; anything not Ethernet-sized is dropped */
+static void to_tap(struct vds_stack *st, const void *buf, ssize_t n)
+{
+	if (n < VDS_ETH_HLEN) {
+		st->stats.rx_runt++;
+	} else if (n > VDS_FRAME_MAX) {
+		st->stats.rx_oversize++;
+	} else if (write(st->tap, buf, n) != n) {
+		st->stats.rx_dropped++;
+	} else {
+		st->stats.rx_frames++;
+		st->stats.rx_bytes += n;
+	}
+}
+
+/**
+ * vds_stream_frame() - vdestream callback: one decoded frame
+ * @opaque:	the stack
+ * @buf, @len:	the frame
+ *
+ * Return: @len
+ */
+ssize_t vds_stream_frame(void *opaque, void *buf, size_t len)
+{
+	to_tap(opaque, buf, len);
+	return len;
+}
+
+/**
+ * vds_stream_error() - vdestream callback: a length the framing rejects
+ * @opaque:	the stack
+ * @type:	PACKET_LENGTH_ERROR
+ * @format:	its message (unused: a library does not log)
+ */
+void vds_stream_error(void *opaque, int type, char *format, ...)
+{
+	struct vds_stack *st = opaque;
+
+	(void)type;
+	(void)format;
+	st->stats.rx_oversize++;
+}
+
+static void park(struct vds_pump *p, struct vds_stack *st, const void *buf, size_t n)
+{
+	if (!st->pend) {
+		st->pend = malloc(VDS_BUF_SIZE);
+		if (!st->pend) {
+			st->stats.tx_dropped++;
+			return;
+		}
+	}
+	memcpy(st->pend, buf, n);
+	st->pendlen = n;
+	st->blocked = 1;
+	ep_mod(p, st->tap, 0, &st->ep_tap);
+	ep_mod(p, st->datafd, EPOLLIN | EPOLLOUT, &st->ep_data);
+}
+
+static void unpark(struct vds_pump *p, struct vds_stack *st)
+{
+	ssize_t r = vde_send(st->conn, st->pend, st->pendlen, 0);
+
+	if (r < 0 && (errno == EAGAIN || errno == ENOBUFS))
+		return;		/* still full: wait for the next EPOLLOUT */
+	if (r < 0) {
+		st->stats.tx_dropped++;
+	} else {
+		st->stats.tx_frames++;
+		st->stats.tx_bytes += st->pendlen;
+	}
+	st->blocked = 0;
+	ep_mod(p, st->datafd, EPOLLIN, &st->ep_data);
+	ep_mod(p, st->tap, EPOLLIN, &st->ep_tap);
+}
+
+static void from_tap(struct vds_pump *p, struct vds_stack *st, unsigned char *buf)
+{
+	int k;
+
+	for (k = 0; k < VDS_BUDGET && !st->blocked; k++) {
+		ssize_t n = read(st->tap, buf, VDS_BUF_SIZE), r;
+
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			return;
+		}
+		if (st->kind == VDS_KIND_STREAM) {
+			r = vdestream_send(st->vs, buf, n);
+			if (r < 0 && errno == EPIPE) {
+				hangup(p, st);
+				return;
+			}
+		} else {
+			r = vde_send(st->conn, buf, n, 0);
+			if (r < 0 && (errno == EAGAIN || errno == ENOBUFS) &&
+			    st->data_drain) {
+				park(p, st, buf, n);
+				return;
+			}
+		}
+		if (r < 0) {
+			st->stats.tx_dropped++;
+		} else {
+			st->stats.tx_frames++;
+			st->stats.tx_bytes += n;
+		}
+	}
+}
+
+static void from_vde(struct vds_pump *p, struct vds_stack *st, unsigned char *buf)
+{
+	int k = 0;
+
+	do {
+		ssize_t n = vde_recv(st->conn, buf, VDS_BUF_SIZE, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return;	/* EAGAIN: drained; other errors: next event */
+		}
+		if (n == 0) {
+			/* a datagram of 0 bytes is no end of stream */
+			if (st->data_drain && !st->data_dgram) {
+				hangup(p, st);
+				return;
+			}
+			continue;
+		}
+		to_tap(st, buf, n);
+	} while (st->data_drain && ++k < VDS_BUDGET);
+}
+
+static void from_stream(struct vds_pump *p, struct vds_stack *st, unsigned char *buf)
+{
+	int k;
+
+	for (k = 0; k < VDS_BUDGET; k++) {
+		ssize_t n = recv(st->sfd, buf, VDS_BUF_SIZE, MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			hangup(p, st);
+			return;
+		}
+		vdestream_recv(st->vs, buf, n);
+	}
+}
+
+static void data_event(struct vds_pump *p, struct vds_stack *st, uint32_t ev,
+		       unsigned char *buf)
+{
+	if ((ev & EPOLLOUT) && st->blocked)
+		unpark(p, st);
+	if (ev & EPOLLIN)
+		from_vde(p, st, buf);
+	if (st->hung)
+		return;
+	if (ev & EPOLLHUP) {
+		hangup(p, st);
+	} else if (ev & EPOLLERR) {
+		/* a datagram socket's pending error (peer gone for now) */
+		int e;
+		socklen_t l = sizeof(e);
+
+		if (!st->data_drain ||
+		    getsockopt(st->datafd, SOL_SOCKET, SO_ERROR, &e, &l) < 0)
+			hangup(p, st);
+	}
+}
+
+/* unregister what callers queued, and wake them */
+static int drain_queue(struct vds_pump *p)
+{
+	uint64_t v;
+	int stop;
+
+	if (read(p->wake, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return 1;
+	pthread_mutex_lock(&p->lock);
+	while (p->queue) {
+		struct vds_stack *st = p->queue;
+
+		p->queue = st->cmd_next;
+		if (!st->hung)
+			unregister(p, st);
+		st->cmd_done = 1;
+	}
+	stop = p->stop;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	return stop;
+}
+
+static void *pump_main(void *arg)
+{
+	struct vds_pump *p = arg;
+	struct epoll_event evs[VDS_EVENTS];
+	unsigned char buf[VDS_BUF_SIZE];
+
+	for (;;) {
+		int n = epoll_wait(p->ep, evs, VDS_EVENTS, -1), i, woken = 0;
+
+		for (i = 0; i < n; i++) {
+			struct vds_ep *e = evs[i].data.ptr;
+			struct vds_stack *st = e->st;
+
+			if (e->kind == VDS_EP_WAKE) {
+				woken = 1;
+				continue;
+			}
+			if (st->hung)
+				continue;
+			switch (e->kind) {
+			case VDS_EP_TAP:
+				from_tap(p, st, buf);
+				break;
+			case VDS_EP_DATA:
+				data_event(p, st, evs[i].events, buf);
+				break;
+			case VDS_EP_CTL:
+				hangup(p, st);
+				break;
+			case VDS_EP_STREAM:
+				from_stream(p, st, buf);
+				break;
+			default:
+				break;
+			}
+		}
+		/* only now: events of this batch may still name a queued stack */
+		if (woken && drain_queue(p))
+			return NULL;
+	}
+}
+
+static int pump_count(void)
+{
+	const char *env = getenv("VDESTACK_PUMPS");
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (env && atoi(env) > 0)
+		n = atoi(env);
+	if (n < 1)
+		n = 1;
+	return n > VDS_PUMPS_MAX ? VDS_PUMPS_MAX : n;
+}
+
+/**
+ * vds_pumps_start() - start the pump threads of a context
+ * @ctx:	context
+ *
+ * The threads block every signal: signals are the host's business.
+ *
+ * Return: 0 or -errno
+ */
+int vds_pumps_start(struct vds_ctx *ctx)
+{
+	int n = pump_count(), i, ret = 0;
+	sigset_t all, old;
+	pthread_attr_t attr;
+
+	ctx->pumps = calloc(n, sizeof(*ctx->pumps));
+	if (!ctx->pumps)
+		return -ENOMEM;
+	ctx->npumps = n;
+	for (i = 0; i < n; i++)
+		ctx->pumps[i].ep = ctx->pumps[i].wake = -1;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (i = 0; i < n; i++) {
+		struct vds_pump *p = &ctx->pumps[i];
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &p->ep_wake };
+
+		p->ep_wake.kind = VDS_EP_WAKE;
+		pthread_mutex_init(&p->lock, NULL);
+		pthread_cond_init(&p->cond, NULL);
+		p->ep = epoll_create1(EPOLL_CLOEXEC);
+		p->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (p->ep < 0 || p->wake < 0 ||
+		    epoll_ctl(p->ep, EPOLL_CTL_ADD, p->wake, &ev) < 0) {
+			ret = -errno;
+			break;
+		}
+		ret = -pthread_create(&p->th, &attr, pump_main, p);
+		if (ret < 0)
+			break;
+		p->running = 1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (ret < 0)
+		vds_pumps_stop(ctx);
+	return ret;
+}
+
+/**
+ * vds_pumps_stop() - stop and join the pump threads, release their fds
+ * @ctx:	context (its stacks are all unregistered already)
+ */
+void vds_pumps_stop(struct vds_ctx *ctx)
+{
+	int i;
+
+	for (i = 0; i < ctx->npumps; i++) {
+		struct vds_pump *p = &ctx->pumps[i];
+		uint64_t one = 1;
+
+		if (p->running) {
+			pthread_mutex_lock(&p->lock);
+			p->stop = 1;
+			pthread_mutex_unlock(&p->lock);
+			if (write(p->wake, &one, sizeof(one)) < 0) {
+				/* cannot fail: the counter is far from full */
+			}
+			pthread_join(p->th, NULL);
+		}
+		if (p->ep >= 0)
+			close(p->ep);
+		if (p->wake >= 0)
+			close(p->wake);
+		pthread_mutex_destroy(&p->lock);
+		pthread_cond_destroy(&p->cond);
+	}
+	free(ctx->pumps);
+	ctx->pumps = NULL;
+	ctx->npumps = 0;
+}
+
+static int ep_add(struct vds_pump *p, int fd, uint32_t events, struct vds_ep *e)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = e };
+
+	return epoll_ctl(p->ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+/**
+ * vds_pump_add() - let a pump thread move the frames of a stack
+ * @ctx:	its context
+ * @st:		the stack, complete: the pump may use it at once
+ *
+ * Return: 0 or -errno
+ */
+int vds_pump_add(struct vds_ctx *ctx, struct vds_stack *st)
+{
+	struct vds_pump *p;
+	int i, ret = 0;
+
+	if (st->tap < 0 || !ctx->npumps)
+		return 0;
+	p = &ctx->pumps[0];
+	for (i = 1; i < ctx->npumps; i++)
+		if (__atomic_load_n(&ctx->pumps[i].nstacks, __ATOMIC_RELAXED) <
+		    __atomic_load_n(&p->nstacks, __ATOMIC_RELAXED))
+			p = &ctx->pumps[i];
+	__atomic_add_fetch(&p->nstacks, 1, __ATOMIC_RELAXED);
+	st->pump = p;
+	st->ep_tap = (struct vds_ep){ VDS_EP_TAP, st };
+	st->ep_data = (struct vds_ep){ VDS_EP_DATA, st };
+	st->ep_ctl = (struct vds_ep){ VDS_EP_CTL, st };
+	if (st->kind == VDS_KIND_STREAM) {
+		st->ep_data.kind = VDS_EP_STREAM;
+		ret = ep_add(p, st->sfd, EPOLLIN, &st->ep_data);
+	} else {
+		if (st->datafd >= 0)
+			ret = ep_add(p, st->datafd, EPOLLIN, &st->ep_data);
+		if (ret == 0 && st->ctlfd >= 0 && st->ctlfd != st->datafd)
+			ret = ep_add(p, st->ctlfd, EPOLLRDHUP, &st->ep_ctl);
+	}
+	if (ret == 0)
+		ret = ep_add(p, st->tap, EPOLLIN, &st->ep_tap);
+	st->registered = 1;
+	if (ret < 0)
+		vds_pump_remove(st);
+	return ret;
+}
+
+/**
+ * vds_pump_remove() - stop moving a stack's frames; returns when its pump
+ * thread no longer touches it
+ * @st:		the stack
+ */
+void vds_pump_remove(struct vds_stack *st)
+{
+	struct vds_pump *p = st->pump;
+	uint64_t one = 1;
+
+	if (!p || !st->registered)
+		return;
+	pthread_mutex_lock(&p->lock);
+	st->cmd_done = 0;
+	st->cmd_next = p->queue;
+	p->queue = st;
+	pthread_mutex_unlock(&p->lock);
+	if (write(p->wake, &one, sizeof(one)) < 0) {
+		/* cannot fail: the counter is far from full */
+	}
+	pthread_mutex_lock(&p->lock);
+	while (!st->cmd_done)
+		pthread_cond_wait(&p->cond, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+	__atomic_sub_fetch(&p->nstacks, 1, __ATOMIC_RELAXED);
+	st->registered = 0;
+	st->pump = NULL;
+}

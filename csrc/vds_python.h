@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * vds_python.h - calls for the Python binding, which compiles the C core
+ * into its extension.  Not part of the installed API.
+ */
+#ifndef VDS_PYTHON_H
+#define VDS_PYTHON_H
+
+#include "vdestack.h"
+
+/*
+ * Like vde_stackcmd() / vdestack_cmdv(), but a wait that a signal interrupts
+ * calls interrupted(arg); if that returns non-zero the running command is
+ * killed and reaped, and the call returns -1 with errno EINTR.
+ * Return: exit status >= 0, or -1 with errno.
+ */
+int vds_stackcmd_intr(struct vdestack *stack, const char *cmdline,
+		      int (*interrupted)(void *arg), void *arg);
+int vds_cmdv_intr(struct vdestack *stack, char *const argv[],
+		  int (*interrupted)(void *arg), void *arg);
+
+#endif /* VDS_PYTHON_H */
