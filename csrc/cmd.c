@@ -25,11 +25,12 @@ static int is_blank(char c)
  * @line:	"cmd args; cmd args ..."
  * @cmdsp:	set to one malloc()ed block: each command's argv ends with
  *		NULL, an extra NULL ends the list
+ * @absolute:	every command must be an absolute path
  *
  * Return: the number of commands (>= 1), or -EINVAL (nothing to run,
  * unbalanced quote, a command that is not an absolute path), -ENOMEM
  */
-int vds_parse_cmdline(const char *line, char ***cmdsp)
+int vds_parse_cmdline(const char *line, char ***cmdsp, int absolute)
 {
 	size_t len = line ? strlen(line) : 0;
 	char **av, *out;
@@ -53,7 +54,7 @@ int vds_parse_cmdline(const char *line, char ***cmdsp)
 			}
 			if (c == 0 || c == ';') {
 				if (argc) {
-					if (av[first][0] != '/')
+					if (absolute && av[first][0] != '/')
 						goto bad;
 					av[n++] = NULL;
 					ncmds++;
@@ -148,7 +149,7 @@ static int run_line(struct vdestack *h, const char *line,
 {
 	struct vds_stack *st;
 	char **cmds, **c;
-	int ret = vds_parse_cmdline(line, &cmds);
+	int ret = vds_parse_cmdline(line, &cmds, 1);
 
 	if (ret < 0)
 		return ret;

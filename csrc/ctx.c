@@ -270,6 +270,8 @@ static int ctx_new(struct vds_ctx **out)
 	ret = send_req(ctx->ctl, &mapped, NULL, -1);
 	if (ret == 0)
 		ret = recv_rep(ctx->ctl, &rep);
+	if (ret == 0 && rep.ret < 0)
+		ret = -rep.err;
 	if (ret < 0)
 		goto fail;
 	ctx->hostns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);

@@ -247,7 +247,12 @@ static int h_open_tap(const char *name)
 	memset(&ifr, 0, sizeof(ifr));
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
 	memcpy(ifr.ifr_name, name, strnlen(name, IFNAMSIZ - 1));
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+	/*
+	 * Persistent: closing the fd does not unregister the device, which
+	 * costs an RCU grace period per interface; it goes with its namespace,
+	 * where the kernel deletes the devices of many namespaces in a batch.
+	 */
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETPERSIST, 1) < 0) {
 		int e = errno;
 
 		close(fd);
@@ -349,12 +354,14 @@ static long h_capset(uint64_t caps)
 }
 
 /*
- * The command's side of the vfork: enter the stack, keep exactly the four
- * network capabilities (ambient, so they survive execve as any uid) and
- * nothing else, as root too: securebits stop uid 0 from regaining the rest.
+ * The command's side of the vfork: enter the stack and keep exactly the four
+ * network capabilities, as ambient ones so they survive execve as any uid.
+ * The helper already emptied the bounding set of everything else and set
+ * securebits that stop uid 0 from regaining it (h_limit_caps), once for all.
  */
-static void h_child(struct helper *h, int ns, char **argv, pid_t helper)
+static void h_child(int ns, char **argv, pid_t helper)
 {
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t none;
 	int c;
 
@@ -362,31 +369,38 @@ static void h_child(struct helper *h, int ns, char **argv, pid_t helper)
 		_exit(VDESTACK_STATUS_NOEXEC);
 	if (setns(ns, CLONE_NEWNET) < 0)
 		_exit(VDESTACK_STATUS_NOEXEC);
-	for (c = 1; c < 65; c++) {
-		struct sigaction sa = { .sa_handler = SIG_DFL };
-
-		if (c != SIGKILL && c != SIGSTOP)
-			sigaction(c, &sa, NULL);
-	}
+	sigaction(SIGPIPE, &dfl, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setpgid(0, 0);
-	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
-		  SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED) < 0)
-		_exit(VDESTACK_STATUS_NOEXEC);
-	for (c = 0; c <= h->lastcap; c++)
-		if (!(NET_CAPS & (1ULL << c)) &&
-		    prctl(PR_CAPBSET_DROP, c) < 0 && errno != EINVAL)
-			_exit(VDESTACK_STATUS_NOEXEC);
 	if (h_capset(NET_CAPS) < 0)
 		_exit(VDESTACK_STATUS_NOEXEC);
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	for (c = 0; c < 64; c++)
 		if ((NET_CAPS & (1ULL << c)) &&
 		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
 			_exit(VDESTACK_STATUS_NOEXEC);
 	execve(argv[0], argv, environ);
 	_exit(VDESTACK_STATUS_NOEXEC);
+}
+
+/*
+ * What no command may ever get: every capability but the four network ones
+ * leaves the bounding set, and uid 0 gains nothing at execve.  The helper
+ * itself keeps its permitted set (it never execs).
+ */
+static int h_limit_caps(int lastcap)
+{
+	int c;
+
+	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
+		  SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED) < 0)
+		return -errno;
+	for (c = 0; c <= lastcap; c++)
+		if (!(NET_CAPS & (1ULL << c)) &&
+		    prctl(PR_CAPBSET_DROP, c) < 0 && errno != EINVAL)
+			return -errno;
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	return 0;
 }
 
 static void h_exec(struct helper *h, int ci, const struct vds_req *rq,
@@ -416,7 +430,7 @@ static void h_exec(struct helper *h, int ci, const struct vds_req *rq,
 	h->argv[argc] = NULL;
 	pid = vfork();
 	if (pid == 0)
-		h_child(h, h->netns[rq->id], h->argv, self);
+		h_child(h->netns[rq->id], h->argv, self);
 	if (pid < 0) {
 		h_send(cfd, -1, errno, NULL, 0);
 		return;
@@ -649,6 +663,11 @@ int vds_helper_main(void *arg)
 	}
 	if (h_send(h.ctl, 0, 0, NULL, 0) < 0 || h_wait_mapped(&h) < 0)
 		_exit(1);
+	ok.ret = h_limit_caps(h.lastcap);
+	if (ok.ret < 0) {
+		h_send(h.ctl, -1, -ok.ret, NULL, 0);
+		_exit(1);
+	}
 	h_send(h.ctl, ok.ret, ok.err, NULL, 0);
 
 	for (;;) {
@@ -672,8 +691,11 @@ int vds_helper_main(void *arg)
 		}
 	}
 out:
+	/* the host is gone: so are its commands, reaped here, not by init */
 	for (i = 0; i < h.nchan; i++)
 		if (h.chan[i].fd >= 0 && h.chan[i].pid > 0)
 			h_kill(h.chan[i].pid);
+	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+		;
 	_exit(0);
 }

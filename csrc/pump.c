@@ -336,54 +336,57 @@ static int pump_count(void)
 	return n > VDS_PUMPS_MAX ? VDS_PUMPS_MAX : n;
 }
 
+static int pump_start(struct vds_pump *p)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &p->ep_wake };
+	pthread_attr_t attr;
+	sigset_t all, old;
+	int ret;
+
+	p->ep = epoll_create1(EPOLL_CLOEXEC);
+	p->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->ep < 0 || p->wake < 0 ||
+	    epoll_ctl(p->ep, EPOLL_CTL_ADD, p->wake, &ev) < 0)
+		return -errno;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	/* signals are the host's business: the thread blocks them all */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = -pthread_create(&p->th, &attr, pump_main, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (ret == 0)
+		p->running = 1;
+	return ret;
+}
+
 /**
- * vds_pumps_start() - start the pump threads of a context
+ * vds_pumps_start() - prepare the pump threads of a context
  * @ctx:	context
  *
- * The threads block every signal: signals are the host's business.
+ * Threads start with the stacks that need them: none for loopback-only
+ * stacks, one more per stack with an interface up to one per core.
  *
  * Return: 0 or -errno
  */
 int vds_pumps_start(struct vds_ctx *ctx)
 {
-	int n = pump_count(), i, ret = 0;
-	sigset_t all, old;
-	pthread_attr_t attr;
+	int n = pump_count(), i;
 
 	ctx->pumps = calloc(n, sizeof(*ctx->pumps));
 	if (!ctx->pumps)
 		return -ENOMEM;
 	ctx->npumps = n;
-	for (i = 0; i < n; i++)
-		ctx->pumps[i].ep = ctx->pumps[i].wake = -1;
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (i = 0; i < n; i++) {
 		struct vds_pump *p = &ctx->pumps[i];
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &p->ep_wake };
 
+		p->ep = p->wake = -1;
 		p->ep_wake.kind = VDS_EP_WAKE;
 		pthread_mutex_init(&p->lock, NULL);
 		pthread_cond_init(&p->cond, NULL);
-		p->ep = epoll_create1(EPOLL_CLOEXEC);
-		p->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (p->ep < 0 || p->wake < 0 ||
-		    epoll_ctl(p->ep, EPOLL_CTL_ADD, p->wake, &ev) < 0) {
-			ret = -errno;
-			break;
-		}
-		ret = -pthread_create(&p->th, &attr, pump_main, p);
-		if (ret < 0)
-			break;
-		p->running = 1;
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
-	if (ret < 0)
-		vds_pumps_stop(ctx);
-	return ret;
+	return 0;
 }
 
 /**
@@ -440,12 +443,32 @@ int vds_pump_add(struct vds_ctx *ctx, struct vds_stack *st)
 
 	if (st->tap < 0 || !ctx->npumps)
 		return 0;
-	p = &ctx->pumps[0];
-	for (i = 1; i < ctx->npumps; i++)
-		if (__atomic_load_n(&ctx->pumps[i].nstacks, __ATOMIC_RELAXED) <
-		    __atomic_load_n(&p->nstacks, __ATOMIC_RELAXED))
-			p = &ctx->pumps[i];
-	__atomic_add_fetch(&p->nstacks, 1, __ATOMIC_RELAXED);
+	/* an idle running pump, else a new one, else the least loaded */
+	pthread_mutex_lock(&ctx->lock);
+	p = NULL;
+	for (i = 0; i < ctx->npumps; i++) {
+		struct vds_pump *q = &ctx->pumps[i];
+
+		if (!q->running) {
+			if (!p || p->nstacks) {
+				ret = pump_start(q);
+				if (ret == 0)
+					p = q;
+			}
+			break;
+		}
+		if (!p || __atomic_load_n(&q->nstacks, __ATOMIC_RELAXED) <
+			  __atomic_load_n(&p->nstacks, __ATOMIC_RELAXED))
+			p = q;
+		if (!p->nstacks)
+			break;
+	}
+	if (p)
+		__atomic_add_fetch(&p->nstacks, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&ctx->lock);
+	if (!p)
+		return ret < 0 ? ret : -EAGAIN;
+	ret = 0;
 	st->pump = p;
 	st->ep_tap = (struct vds_ep){ VDS_EP_TAP, st };
 	st->ep_data = (struct vds_ep){ VDS_EP_DATA, st };

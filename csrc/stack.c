@@ -205,7 +205,7 @@ static int stream_start(struct vds_stack *st, const char *cmdline)
 	char **argv;
 	int sv[2], ret, n;
 
-	n = vds_parse_cmdline(cmdline, &argv);
+	n = vds_parse_cmdline(cmdline, &argv, 0);
 	if (n < 0)
 		return n;
 	if (n != 1 || !argv[0]) {	/* exactly one command */
@@ -412,6 +412,13 @@ VDS_EXPORT void vde_delstack(struct vdestack *stack)
 		errno = EBADF;
 }
 
+/* what this thread's namespace was found to be, for the fast path */
+static __thread struct {
+	ino_t ino;
+	dev_t dev;
+	int same;
+} tls_ns;
+
 /* as root, in the calling thread: in, socket(), out; no round trip */
 static int msocket_fast(struct vds_stack *st, int domain, int type, int protocol)
 {
@@ -419,9 +426,20 @@ static int msocket_fast(struct vds_stack *st, int domain, int type, int protocol
 	struct stat sb;
 	int fd, e;
 
-	/* a thread that moved to another namespace takes the slow path */
-	if (stat("/proc/thread-self/ns/net", &sb) < 0 ||
-	    sb.st_ino != ctx->hostns_ino || sb.st_dev != ctx->hostns_dev)
+	/*
+	 * Only a thread that lives in the namespace the context came back to
+	 * may come back to it.  Looking costs a path walk, so each thread looks
+	 * once; a thread that later moves itself elsewhere must not mix that
+	 * with vde_msocket (documented).
+	 */
+	if (tls_ns.ino != ctx->hostns_ino || tls_ns.dev != ctx->hostns_dev) {
+		if (stat("/proc/thread-self/ns/net", &sb) < 0)
+			return -EAGAIN;
+		tls_ns.ino = ctx->hostns_ino;
+		tls_ns.dev = ctx->hostns_dev;
+		tls_ns.same = sb.st_ino == ctx->hostns_ino && sb.st_dev == ctx->hostns_dev;
+	}
+	if (!tls_ns.same)
 		return -EAGAIN;
 	if (setns(st->netns, CLONE_NEWNET) < 0)
 		return -EAGAIN;

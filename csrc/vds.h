@@ -184,7 +184,7 @@ void vds_stream_error(void *opaque, int type, char *format, ...);
 
 /* ----------------------------------------------------------------- cmd --- */
 
-int vds_parse_cmdline(const char *line, char ***cmdsp);
+int vds_parse_cmdline(const char *line, char ***cmdsp, int absolute);
 int vds_run_argv(struct vds_stack *st, char *const argv[],
 		 int (*interrupted)(void *), void *arg);
 
