@@ -46,6 +46,7 @@ struct vds_pump {
 	int stop;
 	int nstacks;
 	int running;
+	struct vds_gro gro;
 };
 
 static void ep_mod(struct vds_pump *p, int fd, uint32_t events, struct vds_ep *e)
@@ -83,19 +84,18 @@ static void hangup(struct vds_pump *p, struct vds_stack *st)
 		ioctl(st->tap, TUNSETCARRIER, &off);
 }
 
-/* one frame towards the interface; anything not Ethernet-sized is dropped */
-static void to_tap(struct vds_stack *st, const void *buf, ssize_t n)
+/* is this Ethernet-sized? (else dropped and counted) */
+static int frame_ok(struct vds_stack *st, ssize_t n)
 {
 	if (n < VDS_ETH_HLEN) {
 		st->stats.rx_runt++;
-	} else if (n > VDS_FRAME_MAX) {
-		st->stats.rx_oversize++;
-	} else if (write(st->tap, buf, n) != n) {
-		st->stats.rx_dropped++;
-	} else {
-		st->stats.rx_frames++;
-		st->stats.rx_bytes += n;
+		return 0;
 	}
+	if (n > VDS_FRAME_MAX) {
+		st->stats.rx_oversize++;
+		return 0;
+	}
+	return 1;
 }
 
 /**
@@ -107,7 +107,16 @@ static void to_tap(struct vds_stack *st, const void *buf, ssize_t n)
  */
 ssize_t vds_stream_frame(void *opaque, void *buf, size_t len)
 {
-	to_tap(opaque, buf, len);
+	struct vds_stack *st = opaque;
+
+	if (frame_ok(st, len)) {
+		if (vds_tap_write(st, NULL, buf, len) < 0) {
+			st->stats.rx_dropped++;
+		} else {
+			st->stats.rx_frames++;
+			st->stats.rx_bytes += len;
+		}
+	}
 	return len;
 }
 
@@ -161,27 +170,29 @@ static void unpark(struct vds_pump *p, struct vds_stack *st)
 
 static void from_tap(struct vds_pump *p, struct vds_stack *st, unsigned char *buf)
 {
+	unsigned char *f = buf + VDS_VNET_HLEN;	/* after the virtio-net header */
 	int k;
 
 	for (k = 0; k < VDS_BUDGET && !st->blocked; k++) {
-		ssize_t n = read(st->tap, buf, VDS_BUF_SIZE), r;
+		ssize_t n = read(st->tap, buf, VDS_VNET_HLEN + VDS_BUF_SIZE), r;
 
-		if (n <= 0) {
+		if (n <= VDS_VNET_HLEN) {
 			if (n < 0 && errno == EINTR)
 				continue;
 			return;
 		}
+		n -= VDS_VNET_HLEN;
 		if (st->kind == VDS_KIND_STREAM) {
-			r = vdestream_send(st->vs, buf, n);
+			r = vdestream_send(st->vs, f, n);
 			if (r < 0 && errno == EPIPE) {
 				hangup(p, st);
 				return;
 			}
 		} else {
-			r = vde_send(st->conn, buf, n, 0);
+			r = vde_send(st->conn, f, n, 0);
 			if (r < 0 && (errno == EAGAIN || errno == ENOBUFS) &&
 			    st->data_drain) {
-				park(p, st, buf, n);
+				park(p, st, f, n);
 				return;
 			}
 		}
@@ -204,18 +215,21 @@ static void from_vde(struct vds_pump *p, struct vds_stack *st, unsigned char *bu
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return;	/* EAGAIN: drained; other errors: next event */
+			break;	/* EAGAIN: drained; other errors: next event */
 		}
 		if (n == 0) {
 			/* a datagram of 0 bytes is no end of stream */
 			if (st->data_drain && !st->data_dgram) {
+				vds_gro_flush(&p->gro);
 				hangup(p, st);
 				return;
 			}
 			continue;
 		}
-		to_tap(st, buf, n);
+		if (frame_ok(st, n))
+			vds_gro_push(&p->gro, st, buf, n);
 	} while (st->data_drain && ++k < VDS_BUDGET);
+	vds_gro_flush(&p->gro);
 }
 
 static void from_stream(struct vds_pump *p, struct vds_stack *st, unsigned char *buf)
@@ -286,7 +300,7 @@ static void *pump_main(void *arg)
 {
 	struct vds_pump *p = arg;
 	struct epoll_event evs[VDS_EVENTS];
-	unsigned char buf[VDS_BUF_SIZE];
+	unsigned char buf[VDS_VNET_HLEN + VDS_BUF_SIZE];
 
 	for (;;) {
 		int n = epoll_wait(p->ep, evs, VDS_EVENTS, -1), i, woken = 0;
@@ -343,6 +357,9 @@ static int pump_start(struct vds_pump *p)
 	sigset_t all, old;
 	int ret;
 
+	p->gro.buf = malloc(VDS_GRO_BUF);
+	if (!p->gro.buf)
+		return -ENOMEM;
 	p->ep = epoll_create1(EPOLL_CLOEXEC);
 	p->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (p->ep < 0 || p->wake < 0 ||
@@ -414,6 +431,7 @@ void vds_pumps_stop(struct vds_ctx *ctx)
 			close(p->ep);
 		if (p->wake >= 0)
 			close(p->wake);
+		free(p->gro.buf);
 		pthread_mutex_destroy(&p->lock);
 		pthread_cond_destroy(&p->cond);
 	}

@@ -29,6 +29,7 @@
 #define VDS_FRAME_MAX	VDE_ETHBUFSIZE
 #define VDS_BUF_SIZE	(VDS_FRAME_MAX + 1)
 #define VDS_ETH_HLEN	14
+#define VDS_VNET_HLEN	10	/* struct virtio_net_hdr before each tap frame */
 
 /* largest argument vector (bytes of strings) one command may carry */
 #define VDS_ARGS_MAX	65536
@@ -174,6 +175,33 @@ struct vds_stack *vds_stack_get(struct vdestack *h, int *err);
 void vds_stack_put(struct vds_stack *st);
 
 /* ---------------------------------------------------------------- pump --- */
+
+struct virtio_net_hdr;
+
+/**
+ * struct vds_gro - TCP segments being merged for one stack's interface
+ * @buf:	virtio-net header + the packet being built
+ * @len:	bytes of packet in @buf (after the header)
+ * @bytes:	bytes of the frames merged (for the counters)
+ * @hdrlen:	Ethernet + IP + TCP header bytes
+ * @mss:	payload of each segment (the last may be shorter)
+ * @closed:	the last segment was short or pushed: nothing may follow
+ */
+struct vds_gro {
+	struct vds_stack *st;
+	unsigned char *buf;
+	size_t len, bytes, hdrlen, mss;
+	uint32_t next_seq;
+	int nseg, psh, closed;
+};
+
+#define VDS_GRO_BUF	(16 + 65536 + VDS_BUF_SIZE)
+
+void vds_gro_push(struct vds_gro *g, struct vds_stack *st,
+		  const unsigned char *f, size_t n);
+void vds_gro_flush(struct vds_gro *g);
+int vds_tap_write(struct vds_stack *st, const struct virtio_net_hdr *hdr,
+		  const void *buf, size_t n);
 
 int vds_pumps_start(struct vds_ctx *ctx);
 void vds_pumps_stop(struct vds_ctx *ctx);
