@@ -1,0 +1,47 @@
+# cython: language_level=3
+"""C declarations of the core: csrc/vdestack.h and csrc/vds_python.h.
+
+vde_default_stack() is deliberately not declared: it lives in
+csrc/interpose.c, which is built only into libvdestack.so.  The Python
+default stack is implemented at Python level (vdestack/_default.py).
+"""
+
+from libc.stdint cimport uint32_t, uint64_t
+
+
+cdef extern from "vdestack.h" nogil:
+    cdef struct vdestack
+
+    vdestack *vde_addstack(char *vdenet, char *ifname)
+    void vde_delstack(vdestack *stack)
+    int vde_stackcmd(vdestack *stack, char *stackcmd)
+    int vde_msocket(vdestack *stack, int domain, int type, int protocol)
+
+    enum:
+        VDESTACK_EXTENSIONS
+        VDESTACK_STATUS_NOEXEC
+        VDESTACK_STATUS_SIGNAL
+
+    # struct and function share the C name: the struct is renamed here
+    cdef struct vdestack_stats_t "vdestack_stats":
+        uint64_t tx_frames
+        uint64_t tx_bytes
+        uint64_t rx_frames
+        uint64_t rx_bytes
+        uint64_t tx_dropped
+        uint64_t rx_dropped
+        uint64_t rx_runt
+        uint64_t rx_oversize
+        uint32_t hung_up
+        uint32_t reserved[7]
+
+    int vdestack_stats(vdestack *stack, vdestack_stats_t *stats)
+    int vdestack_cmdv(vdestack *stack, char **argv)
+    const char *vdestack_version()
+
+
+cdef extern from "vds_python.h" nogil:
+    int vds_stackcmd_intr(vdestack *stack, const char *cmdline,
+                          int (*interrupted)(void *) noexcept nogil, void *arg)
+    int vds_cmdv_intr(vdestack *stack, char **argv,
+                      int (*interrupted)(void *) noexcept nogil, void *arg)

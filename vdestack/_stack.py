@@ -1,0 +1,202 @@
+"""Stack: a private network stack, the Python face of ``vde_addstack``."""
+
+from __future__ import annotations
+
+import operator
+import os
+import socket as _socket
+import warnings
+from typing import Any, Dict, Optional, Sequence, Union
+
+from . import _core, _default
+from ._socket import StackSocket
+
+__all__ = ["Stack"]
+
+StrOrBytes = Union[str, bytes]
+PathType = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+
+def _text(value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    try:
+        return os.fsdecode(value)
+    except TypeError:
+        return None                 # _core raises the TypeError
+
+
+class Stack:
+    """A private network stack: a network namespace linked to a VDE network.
+
+    ``vnl`` is a vdeplug VNL (``vde:///tmp/sw``, ``ptp:///tmp/link``,
+    ``switch:///tmp/sw``, ...), ``"=command args"`` for stream mode (the
+    command runs on the host, found on PATH, and its stdin/stdout carry the
+    VDE stream), or None/``""`` for a stack with loopback only.  ``ifname``
+    names the interface (default ``vde0``, at most 15 bytes).  The new stack
+    has ``lo`` up and its interface down and without addresses: configure
+    it with :meth:`cmd`.
+
+    Raises OSError (with the errno of the failure, e.g. FileNotFoundError,
+    and a message naming the VNL) when the stack cannot be made, ValueError
+    for an invalid interface name (too long, empty, with ``/``, ``:`` or
+    blanks) or a NUL in an argument, TypeError for arguments of the wrong type.
+
+    A Stack is a context manager; :meth:`close` is idempotent; using a
+    closed stack raises ValueError; a stack garbage-collected while open is
+    closed with a ResourceWarning.  Sockets made in it are ordinary file
+    descriptors: they stay valid after the stack is closed, and a forked
+    child inherits them.
+    """
+
+    def __init__(self, vnl: Optional[PathType] = None,
+                 ifname: Optional[StrOrBytes] = None) -> None:
+        self._core: Optional[_core.CoreStack] = None
+        self._core = _core.CoreStack(vnl, ifname)
+        self._vnl = _text(vnl)
+        if ifname is not None:
+            self._ifname: Optional[str] = _text(ifname)
+        else:
+            self._ifname = "vde0" if self._vnl else None
+
+    # -- what the stack is ------------------------------------------------
+
+    @property
+    def vnl(self) -> Optional[str]:
+        """The VNL the stack was made with (None: loopback only)."""
+        return self._vnl
+
+    @property
+    def ifname(self) -> Optional[str]:
+        """Name of the stack's interface (``vde0`` unless given), None for a
+        loopback-only stack made without an explicit name."""
+        return self._ifname
+
+    @property
+    def closed(self) -> bool:
+        """True once the stack is closed."""
+        return self._core is None or self._core.closed
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return (f"<vdestack.Stack vnl={self._vnl!r} ifname={self._ifname!r} "
+                f"{state}>")
+
+    # -- lifetime -----------------------------------------------------------
+
+    def close(self) -> None:
+        """Delete the stack: its interface, VDE connection and helper state.
+
+        Idempotent.  Sockets already made in the stack stay open.  In a
+        forked child it releases the child's copy only: the parent's stack
+        keeps working.  If another thread is inside a call on this stack,
+        the stack is deleted when that call returns.
+        """
+        _default._forget(self)
+        if self._core is not None:
+            self._core.close()
+
+    def __enter__(self) -> "Stack":
+        if self.closed:
+            raise ValueError("I/O operation on closed stack")
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        core = getattr(self, "_core", None)
+        if core is None or core.closed:
+            return
+        try:
+            if core.owner_pid == os.getpid():
+                warnings.warn(f"unclosed stack {self!r}", ResourceWarning,
+                              stacklevel=2, source=self)
+        finally:
+            core.close()
+
+    def __getstate__(self) -> Any:
+        raise TypeError(f"cannot pickle {type(self).__name__!r} object")
+
+    def _open_core(self) -> _core.CoreStack:
+        core = self._core
+        if core is None or core.closed:
+            raise ValueError("I/O operation on closed stack")
+        return core
+
+    # -- commands -------------------------------------------------------------
+
+    def cmd(self, command: PathType) -> int:
+        """Run ``;``-separated commands in the stack and return the status.
+
+        Each command is given by its full path; quotes and backslashes work
+        as in a shell.  Commands run with the network capabilities
+        (CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BIND_SERVICE, CAP_NET_BROADCAST)
+        and no other; the first command that fails stops the line.
+
+        Returns 0 if every command succeeded, else the exit status of the
+        one that failed (127: could not be executed, 128+N: killed by
+        signal N).  Raises OSError with errno EINVAL for a relative path or
+        an empty line (nothing runs then), OSError for other failures.  The
+        wait releases the GIL and is interruptible: Ctrl-C kills the
+        command and raises KeyboardInterrupt.
+
+        Example: ``s.cmd("/bin/busybox ip addr add 10.0.0.1/24 dev vde0;
+        /bin/busybox ip link set vde0 up")``
+        """
+        return self._open_core().cmd(command)
+
+    def cmdv(self, argv: Sequence[PathType]) -> int:
+        """Run one command given as an argument list, without any parsing.
+
+        ``argv[0]`` is the full path of the program.  Same statuses and
+        errors as :meth:`cmd`; TypeError unless ``argv`` is a list or tuple
+        of str/bytes, ValueError if it is empty.
+        """
+        if not isinstance(argv, (list, tuple)):
+            raise TypeError(f"argv must be a list or tuple of str, not {type(argv).__name__}")
+        return self._open_core().cmdv(list(argv))
+
+    # -- sockets --------------------------------------------------------------
+
+    def msocket(self, family: int, type: int, proto: int = 0) -> int:
+        """``socket(2)`` in the stack, like the C call ``vde_msocket``.
+
+        Returns a new file descriptor, which the caller owns (close it with
+        ``os.close`` or hand it to ``socket.socket(fileno=fd)``).  Raises
+        OSError with the errno of the call (e.g. EAFNOSUPPORT), TypeError
+        for non-integer arguments.
+        """
+        return self._open_core().msocket(operator.index(family),
+                                         operator.index(type),
+                                         operator.index(proto))
+
+    def _socket_fd(self, family: int, type: int, proto: int) -> int:
+        """An fd for a Python socket object: close-on-exec, as Python's own
+        sockets are (PEP 446)."""
+        return self.msocket(family, operator.index(type) | _socket.SOCK_CLOEXEC, proto)
+
+    def socket(self, family: int = _socket.AF_INET, type: int = _socket.SOCK_STREAM,
+               proto: int = 0) -> StackSocket:
+        """A new :class:`StackSocket` in this stack (``socket.socket`` API)."""
+        return StackSocket(family, type, proto, stack=self)
+
+    # -- defaults and counters -------------------------------------------------
+
+    def as_default(self) -> "_default._Scope":
+        """A context manager making this stack the default for the current
+        thread / asyncio task: ``socket.socket()``, and so urllib,
+        http.client, socketserver and asyncio, open their sockets here.
+
+        Nestable; wins over the process-wide :func:`vdestack.default_stack`.
+        """
+        return _default.as_default(self)
+
+    def stats(self) -> Dict[str, int]:
+        """Frame counters of the stack's interface.
+
+        Keys: tx_frames, tx_bytes (interface -> VDE), rx_frames, rx_bytes
+        (VDE -> interface), tx_dropped, rx_dropped, rx_runt, rx_oversize,
+        hung_up (1 once the VDE side went away).
+        """
+        return self._open_core().stats()
