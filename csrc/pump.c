@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <sys/socket.h>
 
 #include "vds.h"
@@ -540,4 +542,64 @@ void vds_pump_remove(struct vds_stack *st)
 	__atomic_sub_fetch(&p->nstacks, 1, __ATOMIC_RELAXED);
 	st->registered = 0;
 	st->pump = NULL;
+}
+
+/* send one frame at teardown, waiting a little for room if need be */
+static void send_now(struct vds_stack *st, const void *f, size_t n)
+{
+	int tries;
+
+	for (tries = 0; tries < 20; tries++) {
+		struct pollfd pfd = { .fd = st->datafd, .events = POLLOUT };
+		ssize_t r = st->kind == VDS_KIND_STREAM ?
+			    vdestream_send(st->vs, f, n) : vde_send(st->conn, f, n, 0);
+
+		if (r >= 0) {
+			st->stats.tx_frames++;
+			st->stats.tx_bytes += n;
+			return;
+		}
+		if (!(errno == EAGAIN || errno == ENOBUFS) || !st->data_drain ||
+		    poll(&pfd, 1, 10) < 0)
+			break;
+	}
+	st->stats.tx_dropped++;
+}
+
+/**
+ * vds_pump_flush() - send what the stack still queued on its interface
+ * @st:		the stack, no longer served by a pump thread
+ *
+ * A socket closed just before vde_delstack() has put its FIN on the tap;
+ * without this the peer would never see the connection end.
+ */
+void vds_pump_flush(struct vds_stack *st)
+{
+	unsigned char buf[VDS_VNET_HLEN + VDS_BUF_SIZE];
+	int k;
+
+	if (st->tap < 0 || st->hung || st->kind == VDS_KIND_NONE)
+		return;
+	if (st->blocked)
+		send_now(st, st->pend, st->pendlen);
+	st->blocked = 0;
+	for (k = 0; k < VDS_BUDGET; k++) {
+		ssize_t n = read(st->tap, buf, sizeof(buf));
+
+		if (n <= VDS_VNET_HLEN)
+			break;
+		send_now(st, buf + VDS_VNET_HLEN, n - VDS_VNET_HLEN);
+	}
+	/*
+	 * A switch may close a port before reading its last datagrams once
+	 * the control connection ends: give the peer a moment to take what
+	 * is still queued (a datagram is charged to its sender until read).
+	 */
+	for (k = 0; k < 200 && st->data_drain; k++) {
+		int queued = 0;
+
+		if (ioctl(st->datafd, SIOCOUTQ, &queued) < 0 || queued <= 0)
+			break;
+		usleep(1000);
+	}
 }

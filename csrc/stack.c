@@ -129,8 +129,10 @@ static void stack_free(struct vds_stack *st)
 {
 	int owned = vds_ctx_owned(st->ctx);
 
-	if (owned)
+	if (owned) {
 		vds_pump_remove(st);
+		vds_pump_flush(st);
+	}
 	if (st->conn) {
 		if (owned) {
 			vde_close(st->conn);	/* unlinks ptp/switch paths */

@@ -207,6 +207,7 @@ int vds_pumps_start(struct vds_ctx *ctx);
 void vds_pumps_stop(struct vds_ctx *ctx);
 int vds_pump_add(struct vds_ctx *ctx, struct vds_stack *st);
 void vds_pump_remove(struct vds_stack *st);
+void vds_pump_flush(struct vds_stack *st);
 ssize_t vds_stream_frame(void *opaque, void *buf, size_t len);
 void vds_stream_error(void *opaque, int type, char *format, ...);
 
