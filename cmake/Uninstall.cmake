@@ -1,0 +1,26 @@
+# Uninstall.cmake - remove every file that `cmake --install` recorded in
+# install_manifest.txt (configured into the build directory; run by the
+# `uninstall` target).  DESTDIR is honoured as by install.
+set(_manifest "@PROJECT_BINARY_DIR@/install_manifest.txt")
+if(NOT EXISTS "${_manifest}")
+	message(FATAL_ERROR "nothing to uninstall: ${_manifest} does not exist "
+		"(run `cmake --install @PROJECT_BINARY_DIR@` first)")
+endif()
+file(STRINGS "${_manifest}" _files)
+set(_failed 0)
+foreach(_f IN LISTS _files)
+	set(_path "$ENV{DESTDIR}${_f}")
+	if(IS_SYMLINK "${_path}" OR EXISTS "${_path}")
+		message(STATUS "Uninstalling: ${_path}")
+		file(REMOVE "${_path}")
+		if(IS_SYMLINK "${_path}" OR EXISTS "${_path}")
+			message(WARNING "could not remove ${_path}")
+			set(_failed 1)
+		endif()
+	else()
+		message(STATUS "Not installed (already gone): ${_path}")
+	endif()
+endforeach()
+if(_failed)
+	message(FATAL_ERROR "some files could not be removed (permissions?)")
+endif()

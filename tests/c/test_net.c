@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * test_net.c - two stacks exchanging data: over ptp://, through a switch the
+ * test starts, through an in-process switch:// of one of the stacks, and in
+ * stream mode ("=cmd ..."); every transfer is checked byte for byte.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "vt.h"
+
+#define KIB 1024
+
+static void show_stats(struct vdestack *s, const char *name, struct vdestack_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	int rc = vdestack_stats(s, st);
+	CHECK(rc == 0, "vdestack_stats(%s) returns 0 (rc %d)", name, rc);
+	vt_info("%s: tx %llu frames %llu bytes, rx %llu frames %llu bytes, dropped tx %llu rx %llu, "
+			"runt %llu oversize %llu hung_up %u", name,
+			(unsigned long long)st->tx_frames, (unsigned long long)st->tx_bytes,
+			(unsigned long long)st->rx_frames, (unsigned long long)st->rx_bytes,
+			(unsigned long long)st->tx_dropped, (unsigned long long)st->rx_dropped,
+			(unsigned long long)st->rx_runt, (unsigned long long)st->rx_oversize, st->hung_up);
+}
+
+/*
+ * echo in both directions, then the counters must show the traffic.  The
+ * owner of an in-process switch:// (a_switch) sees the plugin's 1-byte
+ * "handled internally" returns, which count as runts (vdestack.h).
+ */
+static void exchange(struct vdestack *a, struct vdestack *b, const char *how, size_t total,
+		int a_switch)
+{
+	char why[256] = "";
+	struct vdestack_stats sa, sb;
+	int ok;
+
+	ok = vt_tcp_echo(a, b, "10.77.0.1", 7100, total, why, sizeof(why));
+	CHECK(ok, "%s: %zu KiB TCP echo, client in b, server in a %s", how, total / KIB, why);
+	ok = vt_tcp_echo(b, a, "10.77.0.2", 7101, total, why, sizeof(why));
+	CHECK(ok, "%s: %zu KiB TCP echo, client in a, server in b %s", how, total / KIB, why);
+	show_stats(a, "a", &sa);
+	show_stats(b, "b", &sb);
+	CHECK(sa.tx_bytes >= 2 * total && sa.rx_bytes >= 2 * total && sa.tx_frames > 0 &&
+			sa.rx_frames > 0, "%s: a's counters show the traffic", how);
+	CHECK(sb.tx_bytes >= 2 * total && sb.rx_bytes >= 2 * total, "%s: b's counters show the traffic",
+			how);
+	CHECK(sa.hung_up == 0 && sb.hung_up == 0, "%s: no hang-up", how);
+	CHECK((a_switch || sa.rx_runt == 0) && sb.rx_runt == 0 &&
+			sa.rx_oversize == 0 && sb.rx_oversize == 0,
+			"%s: no garbage counted", how);
+}
+
+/* UDP datagrams cross too, with the sender's address as the stack has it */
+static void udp_check(struct vdestack *a, struct vdestack *b, const char *how)
+{
+	int rx = vde_msocket(a, AF_INET, SOCK_DGRAM, 0), tx = vde_msocket(b, AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(7200) }, from;
+	socklen_t fl = sizeof(from);
+	char buf[64] = "", ip[32] = "";
+	ssize_t n = -1;
+
+	inet_pton(AF_INET, "10.77.0.1", &to.sin_addr);
+	vt_bind(rx, "10.77.0.1", 7200);
+	vt_timeouts(rx, 0.5);
+	/* the first datagrams may wait for ARP: resend until one arrives */
+	for (int i = 0; i < 20 && n < 0; i++) {
+		sendto(tx, "datagram", 8, 0, (struct sockaddr *)&to, sizeof(to));
+		n = recvfrom(rx, buf, sizeof(buf) - 1, 0, (struct sockaddr *)&from, &fl);
+	}
+	if (n >= 0) {
+		buf[n] = 0;
+		inet_ntop(AF_INET, &from.sin_addr, ip, sizeof(ip));
+	}
+	CHECK(n == 8 && strcmp(buf, "datagram") == 0 && strcmp(ip, "10.77.0.2") == 0,
+			"%s: UDP datagram b -> a arrives intact from 10.77.0.2 (n %zd, \"%s\" from %s)",
+			how, n, buf, ip);
+	close(rx);
+	close(tx);
+}
+
+VT_TEST(ptp_echo, 60)
+{
+	char vnl[2 * VT_MAXPATH];
+	struct vdestack *a, *b;
+
+	snprintf(vnl, sizeof(vnl), "ptp://%s/link", vt_dir);
+	a = vt_stack(vnl, NULL, "10.77.0.1/24");
+	b = vt_stack(vnl, NULL, "10.77.0.2/24");
+	REQUIRE(a && b, "two stacks on %s", vnl);
+	exchange(a, b, "ptp", 512 * KIB, 0);
+	udp_check(a, b, "ptp");
+	vde_delstack(b);
+	vde_delstack(a);
+	CHECK(access(vt_path("link"), F_OK) != 0 && access(vt_path("link+"), F_OK) != 0,
+			"after vde_delstack the ptp sockets link and link+ are gone");
+}
+
+VT_TEST(switch_echo, 60)
+{
+	char vnl[2 * VT_MAXPATH];
+	struct vdestack *a, *b, *c;
+	pid_t sw = vt_switch_start(vt_path("sw"));
+
+	REQUIRE(sw > 0, "vde_plug null:// switch://%s/sw started", vt_dir);
+	snprintf(vnl, sizeof(vnl), "vde://%s/sw", vt_dir);
+	a = vt_stack(vnl, NULL, "10.77.0.1/24");
+	b = vt_stack(vnl, NULL, "10.77.0.2/24");
+	c = vt_stack(vnl, NULL, "10.77.0.3/24");
+	REQUIRE(a && b && c, "three stacks on %s", vnl);
+	exchange(a, b, "switch", 512 * KIB, 0);
+	udp_check(a, b, "switch");
+	char why[256] = "";
+	CHECK(vt_tcp_echo(c, a, "10.77.0.3", 7300, 64 * KIB, why, sizeof(why)),
+			"switch: a third stack reaches the others %s", why);
+	vde_delstack(a);
+	vde_delstack(b);
+	vde_delstack(c);
+	vt_kill(sw, SIGTERM);
+}
+
+/* switch:// opened by one stack (an in-process switch), vde:// by the others */
+VT_TEST(inproc_switch, 60)
+{
+	char vsw[2 * VT_MAXPATH], vde[2 * VT_MAXPATH];
+	struct vdestack *a, *b, *c;
+
+	snprintf(vsw, sizeof(vsw), "switch://%s/sw", vt_dir);
+	snprintf(vde, sizeof(vde), "vde://%s/sw", vt_dir);
+	a = vt_stack(vsw, NULL, "10.77.0.1/24");
+	REQUIRE(a != NULL, "stack a opens %s", vsw);
+	CHECK(access(vt_path("sw/ctl"), F_OK) == 0, "the switch's ctl socket exists");
+	b = vt_stack(vde, NULL, "10.77.0.2/24");
+	c = vt_stack(vde, NULL, "10.77.0.3/24");
+	REQUIRE(b && c, "stacks b and c join with %s", vde);
+	exchange(a, b, "in-process switch", 256 * KIB, 1);
+	udp_check(a, b, "in-process switch");
+	char why[256] = "";
+	CHECK(vt_tcp_echo(b, c, "10.77.0.2", 7300, 64 * KIB, why, sizeof(why)),
+			"two members of the switch (neither its owner) talk %s", why);
+	errno = 0;
+	struct vdestack *dup = vde_addstack(vsw, NULL);
+	int e = errno;
+	CHECK(dup == NULL && e != 0, "a second switch:// on the same path fails (%s)", strerror(e));
+	if (dup)
+		vde_delstack(dup);
+	vde_delstack(c);
+	vde_delstack(b);
+	vde_delstack(a);
+	CHECK(access(vt_path("sw"), F_OK) != 0, "after vde_delstack the switch directory is gone");
+}
+
+static void stream_test(const char *cmd)
+{
+	char vnl[2 * VT_MAXPATH], vde[2 * VT_MAXPATH];
+	struct vdestack *a, *b;
+	pid_t sw = vt_switch_start(vt_path("sw"));
+
+	REQUIRE(sw > 0, "switch started");
+	snprintf(vnl, sizeof(vnl), "=%s vde://%s/sw", cmd, vt_dir);
+	snprintf(vde, sizeof(vde), "vde://%s/sw", vt_dir);
+	a = vt_stack(vnl, NULL, "10.77.0.1/24");
+	b = vt_stack(vde, NULL, "10.77.0.2/24");
+	REQUIRE(a && b, "stream-mode stack \"%s\" and a vde:// stack", vnl);
+	exchange(a, b, "stream", 256 * KIB, 0);
+	udp_check(a, b, "stream");
+	vde_delstack(a);
+	vde_delstack(b);
+	vt_kill(sw, SIGTERM);
+}
+
+VT_TEST(stream_path_lookup, 60)
+{
+	stream_test("vde_plug");
+}
+
+VT_TEST(stream_full_path, 60)
+{
+	const char *p = vt_which("vde_plug");
+
+	REQUIRE(p != NULL, "vde_plug found on PATH");
+	char full[VT_MAXPATH];
+	snprintf(full, sizeof(full), "%s", p);
+	stream_test(full);
+}
+
+/* ptp between a stream-mode stack and a vde_plug the test starts */
+VT_TEST(stream_ptp, 60)
+{
+	char vnl[2 * VT_MAXPATH], ptp[2 * VT_MAXPATH];
+	struct vdestack *a, *b;
+
+	snprintf(vnl, sizeof(vnl), "=vde_plug ptp://%s/link", vt_dir);
+	snprintf(ptp, sizeof(ptp), "ptp://%s/link", vt_dir);
+	a = vt_stack(vnl, NULL, "10.77.0.1/24");
+	REQUIRE(a != NULL, "stream-mode stack \"%s\"", vnl);
+	REQUIRE(vt_wait_path(vt_path("link"), 5), "vde_plug opened %s", ptp);
+	b = vt_stack(ptp, NULL, "10.77.0.2/24");
+	REQUIRE(b != NULL, "the other end of the link");
+	exchange(a, b, "stream over ptp", 128 * KIB, 0);
+	vde_delstack(b);
+	vde_delstack(a);
+}
+
+/* two separate networks with the same addresses do not mix */
+VT_TEST(isolation, 60)
+{
+	char l1[2 * VT_MAXPATH], l2[2 * VT_MAXPATH], why[256] = "";
+	struct vdestack *a1, *b1, *a2, *b2;
+
+	snprintf(l1, sizeof(l1), "ptp://%s/l1", vt_dir);
+	snprintf(l2, sizeof(l2), "ptp://%s/l2", vt_dir);
+	a1 = vt_stack(l1, NULL, "10.77.0.1/24");
+	b1 = vt_stack(l1, NULL, "10.77.0.2/24");
+	a2 = vt_stack(l2, NULL, "10.77.0.1/24");
+	b2 = vt_stack(l2, NULL, "10.77.0.2/24");
+	REQUIRE(a1 && b1 && a2 && b2, "four stacks on two links");
+	int s1 = vt_listen(a1, "10.77.0.1", 7400), s2 = vt_listen(a2, "10.77.0.1", 7400);
+	REQUIRE(s1 >= 0 && s2 >= 0, "both a1 and a2 listen on 10.77.0.1:7400");
+	/* a1 echoes; a2 only accepts and says "two" */
+	vt_echo_server(s1, 1);
+	int c2 = vt_connect(b2, "10.77.0.1", 7400, 10), k2 = c2 >= 0 ? accept(s2, NULL, NULL) : -1;
+	CHECK(c2 >= 0 && k2 >= 0, "b2 connects to a2");
+	if (k2 >= 0) {
+		send(k2, "two", 3, MSG_NOSIGNAL);
+		char buf[8] = "";
+		vt_timeouts(c2, 5);
+		ssize_t n = recv(c2, buf, 3, MSG_WAITALL);
+		CHECK(n == 3 && memcmp(buf, "two", 3) == 0, "b2 hears a2 (\"%.3s\")", buf);
+		close(k2);
+	}
+	if (c2 >= 0)
+		close(c2);
+	int c1 = vt_connect(b1, "10.77.0.1", 7400, 10);
+	CHECK(c1 >= 0 && vt_echo_roundtrip(c1, 16 * KIB, why, sizeof(why)),
+			"b1 gets a1's echo service, not a2's %s", why);
+	if (c1 >= 0)
+		close(c1);
+	close(s2);
+	vde_delstack(a1);
+	vde_delstack(b1);
+	vde_delstack(a2);
+	vde_delstack(b2);
+}
+
+static int flush_rounds(const char *server_vnl, const char *client_vnl, int rounds, char *why,
+		size_t whylen)
+{
+	int lost = 0;
+	struct vdestack *a = vt_stack(server_vnl, NULL, "10.77.0.1/24");
+
+	REQUIRE(a != NULL, "server stack on %s", server_vnl);
+	int lfd = vt_listen(a, "10.77.0.1", 7500);
+	REQUIRE(lfd >= 0, "listening");
+	for (int r = 0; r < rounds; r++) {
+		struct vdestack *b = vt_stack(client_vnl, NULL, "10.77.0.2/24");
+		REQUIRE(b != NULL, "round %d: client stack", r);
+		int c = vt_connect(b, "10.77.0.1", 7500, 10);
+		int s = c >= 0 ? accept(lfd, NULL, NULL) : -1;
+		REQUIRE(c >= 0 && s >= 0, "round %d: connected", r);
+		char buf[8];
+		ssize_t n = send(c, "x", 1, MSG_NOSIGNAL);
+		vt_timeouts(s, 2);
+		n = recv(s, buf, 1, 0);
+		close(c);
+		vde_delstack(b);
+		n = recv(s, buf, sizeof(buf), 0);
+		if (n != 0) {
+			lost++;
+			snprintf(why, whylen, "round %d: recv %zd (%s)", r, n,
+					n < 0 ? strerror(errno) : "data");
+		}
+		close(s);
+	}
+	close(lfd);
+	vde_delstack(a);
+	return lost;
+}
+
+/*
+ * close() then vde_delstack() at once, as a program that exits does: the
+ * FIN that close() queued on the interface still reaches the peer, which
+ * sees end of file (else the README echo server's child waits forever).
+ */
+VT_TEST(delstack_flushes, 90)
+{
+	char vsw[2 * VT_MAXPATH], vde[2 * VT_MAXPATH], why[64] = "";
+	int lost, rounds = 20;
+	pid_t sw = vt_switch_start(vt_path("sw"));
+
+	REQUIRE(sw > 0, "switch started");
+	snprintf(vde, sizeof(vde), "vde://%s/sw", vt_dir);
+	lost = flush_rounds(vde, vde, rounds, why, sizeof(why));
+	CHECK(lost == 0, "external switch: after close() + vde_delstack() the peer saw end of file "
+			"in all %d rounds (%d lost; last: %s)", rounds, lost, why);
+	vt_kill(sw, SIGTERM);
+
+	snprintf(vsw, sizeof(vsw), "switch://%s/sw2", vt_dir);
+	snprintf(vde, sizeof(vde), "vde://%s/sw2", vt_dir);
+	why[0] = 0;
+	lost = flush_rounds(vsw, vde, rounds, why, sizeof(why));
+	CHECK(lost == 0, "in-process switch of the server: after close() + vde_delstack() the peer saw "
+			"end of file in all %d rounds (%d lost; last: %s)", rounds, lost, why);
+}
