@@ -17,12 +17,12 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <linux/if_ether.h>
 #include <linux/virtio_net.h>
 #include <sys/uio.h>
 
 #include "vds.h"
 
-#define ETH_P_IPV4	0x0800
 #define IP4_HLEN	20
 #define TCP_HLEN	20
 #define TCP_ACK		0x10
@@ -31,44 +31,9 @@
 
 static const struct virtio_net_hdr zero_hdr;
 
-/* ones' complement sum of memory, as 16-bit words in memory order */
-static uint64_t csum_add(uint64_t sum, const unsigned char *p, size_t len)
-{
-	while (len >= 4) {
-		uint32_t v;
-
-		memcpy(&v, p, 4);
-		sum += v;
-		p += 4;
-		len -= 4;
-	}
-	if (len >= 2) {
-		uint16_t v;
-
-		memcpy(&v, p, 2);
-		sum += v;
-		p += 2;
-		len -= 2;
-	}
-	if (len) {
-		uint16_t v = 0;
-
-		memcpy(&v, p, 1);
-		sum += v;
-	}
-	return sum;
-}
-
-static uint16_t csum_fold(uint64_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return sum;
-}
-
 static uint64_t pseudo4(const unsigned char *ip, size_t tcplen)
 {
-	uint64_t sum = csum_add(0, ip + 12, 8);
+	uint64_t sum = vds_csum_add(0, ip + 12, 8);
 
 	return sum + htons(6) + htons(tcplen);
 }
@@ -109,12 +74,12 @@ static void gro_write(struct vds_gro *g)
 		v = htons(tot);
 		memcpy(ip + 2, &v, 2);
 		memset(ip + 10, 0, 2);
-		v = ~csum_fold(csum_add(0, ip, IP4_HLEN));
+		v = ~vds_csum_fold(vds_csum_add(0, ip, IP4_HLEN));
 		memcpy(ip + 10, &v, 2);
 		if (g->psh)
 			tcp[13] |= TCP_PSH;
 		/* CHECKSUM_PARTIAL, as GRO leaves it: the segments were verified */
-		v = csum_fold(pseudo4(ip, tot - IP4_HLEN));
+		v = vds_csum_fold(pseudo4(ip, tot - IP4_HLEN));
 		memcpy(tcp + 16, &v, 2);
 		memset(h, 0, sizeof(*h));
 		h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
@@ -158,7 +123,7 @@ static size_t tcp4_segment(const unsigned char *f, size_t n, size_t *tcphl,
 	size_t thl, pay;
 
 	if (n < VDS_ETH_HLEN + IP4_HLEN + TCP_HLEN ||
-	    f[12] != (ETH_P_IPV4 >> 8) || f[13] != (ETH_P_IPV4 & 0xff) ||
+	    f[12] != (ETH_P_IP >> 8) || f[13] != (ETH_P_IP & 0xff) ||
 	    ip[0] != 0x45 || ip[9] != 6)
 		return 0;
 	memcpy(&tot, ip + 2, 2);
@@ -171,8 +136,8 @@ static size_t tcp4_segment(const unsigned char *f, size_t n, size_t *tcphl,
 	    (tcp[13] & ~TCP_PSH) != TCP_ACK)
 		return 0;
 	pay = tot - IP4_HLEN - thl;
-	if (csum_fold(csum_add(0, ip, IP4_HLEN)) != 0xffff ||
-	    csum_fold(csum_add(pseudo4(ip, tot - IP4_HLEN), tcp, tot - IP4_HLEN)) != 0xffff)
+	if (vds_csum_fold(vds_csum_add(0, ip, IP4_HLEN)) != 0xffff ||
+	    vds_csum_fold(vds_csum_add(pseudo4(ip, tot - IP4_HLEN), tcp, tot - IP4_HLEN)) != 0xffff)
 		return 0;
 	*tcphl = thl;
 	*totp = tot;

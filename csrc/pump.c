@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -29,6 +30,7 @@
 #define VDS_PUMPS_MAX	8
 #define VDS_BUDGET	256	/* frames per fd per wake-up */
 #define VDS_EVENTS	64
+#define VDS_FLUSH_GRACE_MS 5
 
 /**
  * struct vds_pump - one pump thread
@@ -137,17 +139,39 @@ void vds_stream_error(void *opaque, int type, char *format, ...)
 	st->stats.rx_oversize++;
 }
 
-static void park(struct vds_pump *p, struct vds_stack *st, const void *buf, size_t n)
+static int emit_vde(struct vds_stack *st, const void *f, size_t n)
+{
+	if (vde_send(st->conn, f, n, 0) >= 0)
+		return 0;
+	if ((errno == EAGAIN || errno == ENOBUFS) && st->data_drain)
+		return -EAGAIN;
+	return -errno;
+}
+
+static int emit_stream(struct vds_stack *st, const void *f, size_t n)
+{
+	if (vdestream_send(st->vs, f, n) >= 0)
+		return 0;
+	if (errno == EPIPE)
+		st->stream_dead = 1;
+	return -errno;
+}
+
+/* the VDE side is full: keep the rest of the job, mute the tap */
+static void park(struct vds_pump *p, struct vds_stack *st, struct vds_txjob *j)
 {
 	if (!st->pend) {
-		st->pend = malloc(VDS_BUF_SIZE);
+		st->pend = malloc(VDS_TX_MAX);
 		if (!st->pend) {
 			st->stats.tx_dropped++;
 			return;
 		}
 	}
-	memcpy(st->pend, buf, n);
-	st->pendlen = n;
+	if (j != &st->job) {
+		memmove(st->pend, j->pkt, vds_txjob_size(j));
+		st->job = *j;
+		st->job.pkt = st->pend;
+	}
 	st->blocked = 1;
 	ep_mod(p, st->tap, 0, &st->ep_tap);
 	ep_mod(p, st->datafd, EPOLLIN | EPOLLOUT, &st->ep_data);
@@ -155,16 +179,8 @@ static void park(struct vds_pump *p, struct vds_stack *st, const void *buf, size
 
 static void unpark(struct vds_pump *p, struct vds_stack *st)
 {
-	ssize_t r = vde_send(st->conn, st->pend, st->pendlen, 0);
-
-	if (r < 0 && (errno == EAGAIN || errno == ENOBUFS))
+	if (vds_txjob_run(&st->job, emit_vde, st) == -EAGAIN)
 		return;		/* still full: wait for the next EPOLLOUT */
-	if (r < 0) {
-		st->stats.tx_dropped++;
-	} else {
-		st->stats.tx_frames++;
-		st->stats.tx_bytes += st->pendlen;
-	}
 	st->blocked = 0;
 	ep_mod(p, st->datafd, EPOLLIN, &st->ep_data);
 	ep_mod(p, st->tap, EPOLLIN, &st->ep_tap);
@@ -173,36 +189,30 @@ static void unpark(struct vds_pump *p, struct vds_stack *st)
 static void from_tap(struct vds_pump *p, struct vds_stack *st, unsigned char *buf)
 {
 	unsigned char *f = buf + VDS_VNET_HLEN;	/* after the virtio-net header */
-	int k;
+	int stream = st->kind == VDS_KIND_STREAM, k;
 
 	for (k = 0; k < VDS_BUDGET && !st->blocked; k++) {
-		ssize_t n = read(st->tap, buf, VDS_VNET_HLEN + VDS_BUF_SIZE), r;
+		ssize_t n = read(st->tap, buf, VDS_VNET_HLEN + VDS_TX_MAX);
+		struct virtio_net_hdr h;
+		struct vds_txjob j;
 
 		if (n <= VDS_VNET_HLEN) {
 			if (n < 0 && errno == EINTR)
 				continue;
 			return;
 		}
-		n -= VDS_VNET_HLEN;
-		if (st->kind == VDS_KIND_STREAM) {
-			r = vdestream_send(st->vs, f, n);
-			if (r < 0 && errno == EPIPE) {
-				hangup(p, st);
-				return;
-			}
-		} else {
-			r = vde_send(st->conn, f, n, 0);
-			if (r < 0 && (errno == EAGAIN || errno == ENOBUFS) &&
-			    st->data_drain) {
-				park(p, st, f, n);
-				return;
-			}
-		}
-		if (r < 0) {
+		memcpy(&h, buf, sizeof(h));
+		if (vds_txjob_init(&j, f, n - VDS_VNET_HLEN, &h) < 0) {
 			st->stats.tx_dropped++;
-		} else {
-			st->stats.tx_frames++;
-			st->stats.tx_bytes += n;
+			continue;
+		}
+		if (vds_txjob_run(&j, stream ? emit_stream : emit_vde, st) == -EAGAIN) {
+			park(p, st, &j);
+			return;
+		}
+		if (st->stream_dead) {
+			hangup(p, st);
+			return;
 		}
 	}
 }
@@ -302,7 +312,7 @@ static void *pump_main(void *arg)
 {
 	struct vds_pump *p = arg;
 	struct epoll_event evs[VDS_EVENTS];
-	unsigned char buf[VDS_VNET_HLEN + VDS_BUF_SIZE];
+	unsigned char buf[VDS_VNET_HLEN + VDS_TX_MAX];
 
 	for (;;) {
 		int n = epoll_wait(p->ep, evs, VDS_EVENTS, -1), i, woken = 0;
@@ -545,25 +555,18 @@ void vds_pump_remove(struct vds_stack *st)
 }
 
 /* send one frame at teardown, waiting a little for room if need be */
-static void send_now(struct vds_stack *st, const void *f, size_t n)
+static int emit_wait(struct vds_stack *st, const void *f, size_t n)
 {
-	int tries;
+	int tries, ret = -EAGAIN;
 
-	for (tries = 0; tries < 20; tries++) {
+	for (tries = 0; tries < 20 && ret == -EAGAIN; tries++) {
 		struct pollfd pfd = { .fd = st->datafd, .events = POLLOUT };
-		ssize_t r = st->kind == VDS_KIND_STREAM ?
-			    vdestream_send(st->vs, f, n) : vde_send(st->conn, f, n, 0);
 
-		if (r >= 0) {
-			st->stats.tx_frames++;
-			st->stats.tx_bytes += n;
-			return;
-		}
-		if (!(errno == EAGAIN || errno == ENOBUFS) || !st->data_drain ||
-		    poll(&pfd, 1, 10) < 0)
+		ret = st->kind == VDS_KIND_STREAM ? emit_stream(st, f, n) : emit_vde(st, f, n);
+		if (ret == -EAGAIN && poll(&pfd, 1, 10) < 0)
 			break;
 	}
-	st->stats.tx_dropped++;
+	return ret == -EAGAIN ? -ENOBUFS : ret;
 }
 
 /**
@@ -575,21 +578,36 @@ static void send_now(struct vds_stack *st, const void *f, size_t n)
  */
 void vds_pump_flush(struct vds_stack *st)
 {
-	unsigned char buf[VDS_VNET_HLEN + VDS_BUF_SIZE];
+	unsigned char *buf;
 	int k;
 
 	if (st->tap < 0 || st->hung || st->kind == VDS_KIND_NONE)
 		return;
 	if (st->blocked)
-		send_now(st, st->pend, st->pendlen);
+		vds_txjob_run(&st->job, emit_wait, st);
 	st->blocked = 0;
-	for (k = 0; k < VDS_BUDGET; k++) {
-		ssize_t n = read(st->tap, buf, sizeof(buf));
+	buf = malloc(VDS_VNET_HLEN + VDS_TX_MAX);
+	for (k = 0; buf && k < VDS_BUDGET; k++) {
+		struct pollfd pfd = { .fd = st->tap, .events = POLLIN };
+		ssize_t n = read(st->tap, buf, VDS_VNET_HLEN + VDS_TX_MAX);
+		struct virtio_net_hdr h;
+		struct vds_txjob j;
 
+		/*
+		 * The kernel may queue a last frame (a FIN) a moment after the
+		 * close() that caused it: a stack that had traffic gets a few
+		 * milliseconds for it.
+		 */
+		if (n <= VDS_VNET_HLEN && st->stats.tx_frames &&
+		    poll(&pfd, 1, VDS_FLUSH_GRACE_MS) > 0)
+			n = read(st->tap, buf, VDS_VNET_HLEN + VDS_TX_MAX);
 		if (n <= VDS_VNET_HLEN)
 			break;
-		send_now(st, buf + VDS_VNET_HLEN, n - VDS_VNET_HLEN);
+		memcpy(&h, buf, sizeof(h));
+		if (vds_txjob_init(&j, buf + VDS_VNET_HLEN, n - VDS_VNET_HLEN, &h) == 0)
+			vds_txjob_run(&j, emit_wait, st);
 	}
+	free(buf);
 	/*
 	 * A switch may close a port before reading its last datagrams once
 	 * the control connection ends: give the peer a moment to take what
