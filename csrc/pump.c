@@ -217,17 +217,33 @@ static void from_tap(struct vds_pump *p, struct vds_stack *st, unsigned char *bu
 	}
 }
 
+/* more to receive on a datafd that is not a plain socket (an epoll set)? */
+static int more_ready(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
+}
+
 static void from_vde(struct vds_pump *p, struct vds_stack *st, unsigned char *buf)
 {
 	int k = 0;
 
+	/*
+	 * A plain socket is drained until EAGAIN.  Plugins whose datafd is an
+	 * epoll set of their own (switch, hub, vxvde) block in vde_recv when
+	 * nothing is there, so each call is preceded by a look at the set:
+	 * either way the VDE side gets the same budget as the tap.
+	 */
 	do {
 		ssize_t n = vde_recv(st->conn, buf, VDS_BUF_SIZE, 0);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			break;	/* EAGAIN: drained; other errors: next event */
+			if (st->data_drain)
+				break;	/* EAGAIN: drained; other errors: next event */
+			continue;
 		}
 		if (n == 0) {
 			/* a datagram of 0 bytes is no end of stream */
@@ -240,7 +256,7 @@ static void from_vde(struct vds_pump *p, struct vds_stack *st, unsigned char *bu
 		}
 		if (frame_ok(st, n))
 			vds_gro_push(&p->gro, st, buf, n);
-	} while (st->data_drain && ++k < VDS_BUDGET);
+	} while (++k < VDS_BUDGET && (st->data_drain || more_ready(st->datafd)));
 	vds_gro_flush(&p->gro);
 }
 
