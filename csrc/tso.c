@@ -128,6 +128,16 @@ static size_t segment(struct vds_txjob *j)
 	return len;
 }
 
+static void count(struct vds_stack *st, int ret, size_t n)
+{
+	if (ret < 0) {
+		st->stats.tx_dropped++;
+	} else {
+		st->stats.tx_frames++;
+		st->stats.tx_bytes += n;
+	}
+}
+
 /**
  * vds_txjob_run() - send what is left of a job
  * @j:		the job
@@ -148,12 +158,7 @@ int vds_txjob_run(struct vds_txjob *j, int (*emit)(struct vds_stack *, const voi
 		ret = emit(st, j->pkt, j->rem);
 		if (ret == -EAGAIN)
 			return ret;
-		if (ret < 0) {
-			st->stats.tx_dropped++;
-		} else {
-			st->stats.tx_frames++;
-			st->stats.tx_bytes += j->rem;
-		}
+		count(st, ret, j->rem);
 		j->rem = 0;
 		return 0;
 	}
@@ -163,12 +168,7 @@ int vds_txjob_run(struct vds_txjob *j, int (*emit)(struct vds_stack *, const voi
 		ret = emit(st, j->pkt, j->hl + len);
 		if (ret == -EAGAIN)
 			return ret;
-		if (ret < 0) {
-			st->stats.tx_dropped++;
-		} else {
-			st->stats.tx_frames++;
-			st->stats.tx_bytes += j->hl + len;
-		}
+		count(st, ret, j->hl + len);
 		/* the next headers go over the tail of this payload: sent */
 		j->pkt += len;
 		j->rem -= len;

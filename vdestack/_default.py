@@ -35,6 +35,8 @@ import socket as _socket
 import threading
 from typing import TYPE_CHECKING, Any, Optional, cast
 
+from ._socket import socket_defaults
+
 if TYPE_CHECKING:                   # pragma: no cover
     from ._stack import Stack
 
@@ -143,12 +145,7 @@ def _install() -> None:
             if fileno is None:
                 stack = current_stack()
                 if stack is not None:
-                    if family == -1:
-                        family = _socket.AF_INET
-                    if type == -1:
-                        type = _socket.SOCK_STREAM
-                    if proto == -1:
-                        proto = 0
+                    family, type, proto = socket_defaults(family, type, proto)
                     if stack.closed:
                         raise ValueError(f"the default stack is closed: {stack!r}")
                     fd = stack._socket_fd(family, type, proto)

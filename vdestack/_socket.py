@@ -12,6 +12,13 @@ if TYPE_CHECKING:                   # pragma: no cover
 __all__ = ["StackSocket"]
 
 
+def socket_defaults(family: int, type: int, proto: int) -> Tuple[int, int, int]:
+    """socket.socket's -1 defaults made explicit: AF_INET, SOCK_STREAM, 0."""
+    return (_socket.AF_INET if family == -1 else family,
+            _socket.SOCK_STREAM if type == -1 else type,
+            0 if proto == -1 else proto)
+
+
 class StackSocket(_socket.socket):
     """A :class:`socket.socket` made in a vdestack :class:`~vdestack.Stack`.
 
@@ -34,12 +41,7 @@ class StackSocket(_socket.socket):
                  fileno: Optional[int] = None, *,
                  stack: Optional["Stack"] = None) -> None:
         if fileno is None and stack is not None:
-            if family == -1:
-                family = _socket.AF_INET
-            if type == -1:
-                type = _socket.SOCK_STREAM
-            if proto == -1:
-                proto = 0
+            family, type, proto = socket_defaults(family, type, proto)
             fd = stack._socket_fd(family, type, proto)
             try:
                 super().__init__(family, type, proto, fd)
