@@ -91,54 +91,6 @@ int vds_ctx_owned(const struct vds_ctx *ctx)
 	return ctx->pid == getpid();
 }
 
-static int write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n, len = strlen(text);
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, len);
-	if (n != len) {
-		int e = n < 0 ? errno : EIO;
-
-		close(fd);
-		return -e;
-	}
-	close(fd);
-	return 0;
-}
-
-/* root keeps every id inside; anybody else maps just themselves */
-static int write_maps(pid_t pid)
-{
-	char path[64], map[64];
-	uid_t uid = geteuid();
-	gid_t gid = getegid();
-	int ret;
-
-	if (uid == 0) {
-		snprintf(path, sizeof(path), "/proc/%d/uid_map", pid);
-		if (write_file(path, "0 0 4294967295\n") == 0) {
-			snprintf(path, sizeof(path), "/proc/%d/gid_map", pid);
-			if (write_file(path, "0 0 4294967295\n") == 0)
-				return 0;
-		}
-	}
-	snprintf(path, sizeof(path), "/proc/%d/setgroups", pid);
-	ret = write_file(path, "deny\n");
-	if (ret < 0 && ret != -ENOENT && uid != 0)
-		return ret;
-	snprintf(path, sizeof(path), "/proc/%d/uid_map", pid);
-	snprintf(map, sizeof(map), "%u %u 1\n", uid, uid);
-	ret = write_file(path, map);
-	if (ret < 0)
-		return ret;
-	snprintf(path, sizeof(path), "/proc/%d/gid_map", pid);
-	snprintf(map, sizeof(map), "%u %u 1\n", gid, gid);
-	return write_file(path, map);
-}
-
 static int recv_rep(int fd, struct vds_rep *rep)
 {
 	ssize_t n;
@@ -226,7 +178,6 @@ static int ctx_new(struct vds_ctx **out)
 {
 	struct vds_helper_args args;
 	struct vds_ctx *ctx = calloc(1, sizeof(*ctx));
-	struct vds_req mapped = { .op = VDS_OP_MAPPED };
 	struct vds_rep rep;
 	struct stat sb;
 	int sv[2], ret;
@@ -259,17 +210,8 @@ static int ctx_new(struct vds_ctx **out)
 	close(sv[1]);
 	if (ctx->helper < 0)
 		goto fail;
+	/* one word back: in its user namespace, or why not */
 	ret = recv_rep(ctx->ctl, &rep);
-	if (ret == 0 && rep.ret < 0)
-		ret = -rep.err;
-	if (ret < 0)
-		goto fail;
-	ret = write_maps(ctx->helper);
-	if (ret < 0)
-		goto fail;
-	ret = send_req(ctx->ctl, &mapped, NULL, -1);
-	if (ret == 0)
-		ret = recv_rep(ctx->ctl, &rep);
 	if (ret == 0 && rep.ret < 0)
 		ret = -rep.err;
 	if (ret < 0)

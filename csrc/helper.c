@@ -564,33 +564,42 @@ static int h_main(struct helper *h)
 	return 0;
 }
 
-static int h_wait_mapped(struct helper *h)
+/* decimal digits of v, NUL-terminated; returns the end */
+static char *h_utoa(char *p, unsigned int v)
 {
-	struct vds_req rq;
-	int fd;
-	ssize_t n;
+	char tmp[12];
+	int n = 0;
 
-	for (;;) {
-		struct epoll_event ev;
+	do
+		tmp[n++] = '0' + v % 10;
+	while ((v /= 10));
+	while (n)
+		*p++ = tmp[--n];
+	*p = 0;
+	return p;
+}
 
-		if (epoll_wait(h->ep, &ev, 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if ((ev.data.u64 >> 32) == H_HOST)
-			return -1;
-		if ((ev.data.u64 >> 32) != H_MAIN)
-			continue;
-		n = h_recv(h->ctl, &rq, sizeof(rq), &fd);
-		if (fd >= 0)
-			close(fd);
-		if (n == -EAGAIN)
-			continue;
-		if (n != sizeof(rq) || rq.op != VDS_OP_MAPPED)
-			return -1;
-		return 0;
-	}
+static int h_write(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, len) != (ssize_t)len)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* map our own uid and gid, as an unprivileged process may: "id id 1" */
+static int h_map(const char *path, unsigned int id)
+{
+	char map[40], *p = h_utoa(map, id);
+
+	*p++ = ' ';
+	p = h_utoa(p, id);
+	memcpy(p, " 1\n", 4);
+	return h_write(path, map, p + 3 - map);
 }
 
 static int h_read_lastcap(void)
@@ -621,6 +630,8 @@ int vds_helper_main(void *arg)
 			    .curns = -1 };
 	struct rlimit rl;
 	sigset_t chld;
+	uid_t uid;
+	gid_t gid;
 	int sig, i;
 	struct vds_rep ok = { 0, 0 };
 
@@ -662,19 +673,26 @@ int vds_helper_main(void *arg)
 	    h_epoll_add(&h, h.hostfd, H_HOST, 0) < 0)
 		_exit(1);
 
-	/* the user namespace: the host writes our uid/gid maps */
-	if (unshare(CLONE_NEWUSER) < 0) {
-		h_send(h.ctl, -1, errno, NULL, 0);
-		_exit(1);
-	}
-	if (h_send(h.ctl, 0, 0, NULL, 0) < 0 || h_wait_mapped(&h) < 0)
-		_exit(1);
-	ok.ret = h_limit_caps(h.lastcap);
+	/*
+	 * The user namespace, where we are who we were (as the original
+	 * library maps it): root stays uid 0, a user stays that user.
+	 */
+	uid = geteuid();
+	gid = getegid();
+	ok.ret = unshare(CLONE_NEWUSER) < 0 ? -errno : 0;
+	if (ok.ret == 0)
+		ok.ret = h_write("/proc/self/setgroups", "deny\n", 5);
+	if (ok.ret == 0)
+		ok.ret = h_map("/proc/self/uid_map", uid);
+	if (ok.ret == 0)
+		ok.ret = h_map("/proc/self/gid_map", gid);
+	if (ok.ret == 0)
+		ok.ret = h_limit_caps(h.lastcap);
 	if (ok.ret < 0) {
 		h_send(h.ctl, -1, -ok.ret, NULL, 0);
 		_exit(1);
 	}
-	h_send(h.ctl, ok.ret, ok.err, NULL, 0);
+	h_send(h.ctl, 0, 0, NULL, 0);
 
 	for (;;) {
 		struct epoll_event evs[32];

@@ -42,8 +42,7 @@
  * in SCM_RIGHTS).  One request is outstanding per channel at a time.
  */
 enum vds_op {
-	VDS_OP_MAPPED = 1,	/* handshake: uid/gid maps are written */
-	VDS_OP_NEWCHAN,		/* (main socket only) fd: a new channel, no reply */
+	VDS_OP_NEWCHAN = 1,		/* (main socket only) fd: a new channel, no reply */
 	VDS_OP_ADDSTACK,	/* payload ifname ("" none); a: send netns fd too */
 	VDS_OP_DELSTACK,	/* id */
 	VDS_OP_SOCKET,		/* id, a b c: domain type protocol -> fd */
