@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
@@ -86,6 +87,15 @@ static void hangup(struct vds_pump *p, struct vds_stack *st)
 	unregister(p, st);
 	if (st->tap >= 0)
 		ioctl(st->tap, TUNSETCARRIER, &off);
+}
+
+/* a coarse clock (vDSO, no system call), for what happened lately */
+static uint32_t vds_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* is this Ethernet-sized? (else dropped and counted) */
@@ -191,6 +201,7 @@ static void from_tap(struct vds_pump *p, struct vds_stack *st, unsigned char *bu
 	unsigned char *f = buf + VDS_VNET_HLEN;	/* after the virtio-net header */
 	int stream = st->kind == VDS_KIND_STREAM, k;
 
+	st->last_tx_ms = vds_now_ms();
 	for (k = 0; k < VDS_BUDGET && !st->blocked; k++) {
 		ssize_t n = read(st->tap, buf, VDS_VNET_HLEN + VDS_TX_MAX);
 		struct virtio_net_hdr h;
@@ -611,10 +622,10 @@ void vds_pump_flush(struct vds_stack *st)
 
 		/*
 		 * The kernel may queue a last frame (a FIN) a moment after the
-		 * close() that caused it: a stack that had traffic gets a few
-		 * milliseconds for it.
+		 * close() that caused it: a stack that had traffic in the last
+		 * second gets a few milliseconds for it.
 		 */
-		if (n <= VDS_VNET_HLEN && st->stats.tx_frames &&
+		if (n <= VDS_VNET_HLEN && vds_now_ms() - st->last_tx_ms < 1000 &&
 		    poll(&pfd, 1, VDS_FLUSH_GRACE_MS) > 0)
 			n = read(st->tap, buf, VDS_VNET_HLEN + VDS_TX_MAX);
 		if (n <= VDS_VNET_HLEN)

@@ -230,6 +230,7 @@ struct vds_stack {
 	unsigned char *pend;
 	struct vds_txjob job;
 	int stream_dead;
+	uint32_t last_tx_ms;	/* when the tap last had frames (coarse) */
 	int hung;
 	struct vdestack_stats stats;
 	struct vds_stack *cmd_next;	/* pump command queue */
