@@ -31,7 +31,9 @@
  * Exit status 0 when the scenario ran, 1 when it failed (the JSON then has
  * "error").
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <dlfcn.h>

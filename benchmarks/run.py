@@ -872,6 +872,10 @@ def readme_section(data):
     for v, why in data["unavailable"].items():
         s.append(f"**{v} not measured**: {why.splitlines()[0]}")
         s.append("")
+    s.append("Rows `python`: the `original` column is OUR C library there (`vde_msocket`, "
+             "`tcp_stream` over ptp at MTU 1500), measured in pairs with the Python figures. "
+             "Rows without a target are information.")
+    s.append("")
     s.append(table_text(data["rows"], md=True))
     k = kernel_text(data["kernel"], md=True)
     if k:
