@@ -748,19 +748,18 @@ static int descendants(pid_t root, pid_t *out, int max)
 	return nout;
 }
 
-static long proc_kb(pid_t pid, const char *file, const char *key)
+/* the number after "key<sep>" on a line of a file, -1 when absent */
+static long file_value(const char *path, const char *key, char sep)
 {
-	char path[64], line[256];
+	char line[512];
 	size_t kl = strlen(key);
 	long v = -1;
-	FILE *f;
+	FILE *f = fopen(path, "re");
 
-	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
-	f = fopen(path, "re");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, kl) && line[kl] == ':') {
+		if (!strncmp(line, key, kl) && line[kl] == sep) {
 			v = atol(line + kl + 1);
 			break;
 		}
@@ -768,41 +767,23 @@ static long proc_kb(pid_t pid, const char *file, const char *key)
 	return v;
 }
 
+static long proc_kb(pid_t pid, const char *file, const char *key)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+	return file_value(path, key, ':');
+}
+
 static long meminfo_kb(const char *key)
 {
-	char line[256];
-	size_t kl = strlen(key);
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, kl) && line[kl] == ':') {
-			v = atol(line + kl + 1);
-			break;
-		}
-	fclose(f);
-	return v;
+	return file_value("/proc/meminfo", key, ':');
 }
 
 /* active objects of a slab cache (root only), -1 when not readable */
 static long slab_active(const char *name)
 {
-	char line[512];
-	size_t nl = strlen(name);
-	long v = -1;
-	FILE *f = fopen("/proc/slabinfo", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, nl) && line[nl] == ' ') {
-			v = atol(line + nl);
-			break;
-		}
-	fclose(f);
-	return v;
+	return file_value("/proc/slabinfo", name, ' ');
 }
 
 struct memsum {
