@@ -298,8 +298,6 @@ class Bench:
         self.ours_libdir = None
         if not os.path.exists(os.path.join(REPO, "CMakeLists.txt")):
             return "no CMakeLists.txt in the repository yet"
-        if not os.path.exists(os.path.join(REPO, "csrc", ".ready")):
-            return "csrc/.ready does not exist yet (the core is not ready)"
         bdir = os.path.join(self.work, "build")
         log("building our libvdestack.so with cmake")
         try:
