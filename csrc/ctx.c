@@ -188,6 +188,7 @@ static int ctx_new(struct vds_ctx **out)
 	ctx->pid = getpid();
 	ctx->helper = -1;
 	ctx->ctl = ctx->hostns = -1;
+	ctx->spin_ns = vds_spin_us() * 1000;
 	pthread_mutex_init(&ctx->lock, NULL);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		ret = -errno;
@@ -203,6 +204,7 @@ static int ctx_new(struct vds_ctx **out)
 	}
 	args.ctl = sv[1];
 	args.host = ctx->pid;
+	args.spin_ns = ctx->spin_ns;
 	/* no exit signal: a host's own wait() or SIGCHLD handler never sees it */
 	ctx->helper = clone(vds_helper_main, (char *)stk + HELPER_STACK_SIZE, 0, &args);
 	ret = -errno;
@@ -360,6 +362,7 @@ int vds_ctx_request(struct vds_ctx *ctx, const struct vds_req *req,
 	struct msghdr msg;
 	struct cmsghdr *c;
 	int fd, ret, got = 0, cancelled = 0, i;
+	int64_t until;
 	ssize_t n;
 
 	for (i = 0; i < nfds; i++)
@@ -372,13 +375,22 @@ int vds_ctx_request(struct vds_ctx *ctx, const struct vds_req *req,
 		close(fd);
 		return ret;
 	}
+	/* most replies come within microseconds: poll a moment before sleeping */
+	until = ctx->spin_ns ? vds_now_ns() + ctx->spin_ns : 0;
 	for (;;) {
 		memset(&msg, 0, sizeof(msg));
 		msg.msg_iov = &iov;
 		msg.msg_iovlen = 1;
 		msg.msg_control = u.buf;
 		msg.msg_controllen = sizeof(u.buf);
-		n = recvmsg(fd, &msg, (fdflags & O_CLOEXEC) ? MSG_CMSG_CLOEXEC : 0);
+		n = recvmsg(fd, &msg, ((fdflags & O_CLOEXEC) ? MSG_CMSG_CLOEXEC : 0) |
+			    (until ? MSG_DONTWAIT : 0));
+		if (n < 0 && errno == EAGAIN && until) {
+			if (vds_now_ns() >= until)
+				until = 0;
+			sched_yield();	/* the helper may be waiting for this CPU */
+			continue;
+		}
 		if (n >= 0 || errno != EINTR)
 			break;
 		if (interrupted && !cancelled && interrupted(arg)) {

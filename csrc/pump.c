@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,8 @@
 #define VDS_PUMPS_MAX	8
 #define VDS_BUDGET	256	/* frames per fd per wake-up */
 #define VDS_EVENTS	64
-#define VDS_FLUSH_GRACE_MS 5
+#define VDS_FLUSH_GRACE_MS 5	/* wait for a late FIN ... */
+#define VDS_FLUSH_RECENT_MS 50	/* ... after traffic this recent */
 
 /**
  * struct vds_pump - one pump thread
@@ -52,6 +54,7 @@ struct vds_pump {
 	int nstacks;
 	int running;
 	struct vds_gro gro;
+	int spin_ns;
 };
 
 static void ep_mod(struct vds_pump *p, int fd, uint32_t events, struct vds_ep *e)
@@ -335,14 +338,36 @@ static int drain_queue(struct vds_pump *p)
 	return stop;
 }
 
+/*
+ * Wait for events.  Right after work, poll without sleeping for up to
+ * spin_ns: a request/response exchange comes back within tens of
+ * microseconds, and a pump asleep then pays a wake-up (on a VM, often
+ * the slowest part of the round trip).  An idle pump sleeps.
+ */
+static int pump_wait(struct vds_pump *p, struct epoll_event *evs, int64_t *busy)
+{
+	int n = epoll_wait(p->ep, evs, VDS_EVENTS, 0);
+
+	while (n == 0 && p->spin_ns > 0 && vds_now_ns() - *busy < p->spin_ns) {
+		sched_yield();	/* a thread the frames are for may want this CPU */
+		n = epoll_wait(p->ep, evs, VDS_EVENTS, 0);
+	}
+	if (n == 0)
+		n = epoll_wait(p->ep, evs, VDS_EVENTS, -1);
+	if (n > 0 && p->spin_ns > 0)
+		*busy = vds_now_ns();
+	return n;
+}
+
 static void *pump_main(void *arg)
 {
 	struct vds_pump *p = arg;
 	struct epoll_event evs[VDS_EVENTS];
 	unsigned char buf[VDS_VNET_HLEN + VDS_TX_MAX];
+	int64_t busy = 0;
 
 	for (;;) {
-		int n = epoll_wait(p->ep, evs, VDS_EVENTS, -1), i, woken = 0;
+		int n = pump_wait(p, evs, &busy), i, woken = 0;
 
 		for (i = 0; i < n; i++) {
 			struct vds_ep *e = evs[i].data.ptr;
@@ -394,6 +419,30 @@ static int pump_count(void)
 	return n > VDS_PUMPS_MAX ? VDS_PUMPS_MAX : n;
 }
 
+/**
+ * vds_spin_us() - how long to poll for an answer that is due soon
+ *
+ * A pump polls that long after work before it sleeps, a caller for the
+ * helper's reply, the helper for the next request.  VDESTACK_BUSY_POLL_US,
+ * else VDS_SPIN_US when the process may run on more than one CPU (on one,
+ * polling only delays the thread the answer must come from).
+ *
+ * Return: microseconds, 0 for none.
+ */
+int vds_spin_us(void)
+{
+	const char *env = getenv("VDESTACK_BUSY_POLL_US");
+	int us = VDS_SPIN_US;
+	cpu_set_t cpus;
+
+	if (env && *env)
+		us = atoi(env);
+	else if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) < 2)
+		us = 0;
+
+	return us < 0 ? 0 : us > 10000 ? 10000 : us;
+}
+
 static int pump_start(struct vds_pump *p)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &p->ep_wake };
@@ -404,6 +453,7 @@ static int pump_start(struct vds_pump *p)
 	p->gro.buf = malloc(VDS_GRO_BUF);
 	if (!p->gro.buf)
 		return -ENOMEM;
+	p->spin_ns = vds_spin_us() * 1000;
 	p->ep = epoll_create1(EPOLL_CLOEXEC);
 	p->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (p->ep < 0 || p->wake < 0 ||
@@ -622,10 +672,14 @@ void vds_pump_flush(struct vds_stack *st)
 
 		/*
 		 * The kernel may queue a last frame (a FIN) a moment after the
-		 * close() that caused it: a stack that had traffic in the last
-		 * second gets a few milliseconds for it.
+		 * close() that caused it (data still in flight): a stack that
+		 * sent in the last few tens of milliseconds gets a few
+		 * milliseconds for it.  Not a longer window: the kernel's own
+		 * chatter after link-up (IPv6 DAD, router solicitations) would
+		 * make deleting a thousand freshly configured stacks wait 5 ms
+		 * each.
 		 */
-		if (n <= VDS_VNET_HLEN && vds_now_ms() - st->last_tx_ms < 1000 &&
+		if (n <= VDS_VNET_HLEN && vds_now_ms() - st->last_tx_ms < VDS_FLUSH_RECENT_MS &&
 		    poll(&pfd, 1, VDS_FLUSH_GRACE_MS) > 0)
 			n = read(st->tap, buf, VDS_VNET_HLEN + VDS_TX_MAX);
 		if (n <= VDS_VNET_HLEN)

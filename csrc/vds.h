@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 #include <pthread.h>
+#include <time.h>
 #include <sys/types.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -68,13 +69,30 @@ struct vds_rep {
  * struct vds_helper_args - what the helper process starts from
  * @ctl:	its end of the main control socket
  * @host:	pid of the host process, whose death ends the helper
+ * @spin_ns:	how long it polls for the next request after one
  */
 struct vds_helper_args {
 	int ctl;
 	pid_t host;
+	int spin_ns;
 };
 
 int vds_helper_main(void *arg);
+
+/* ---------------------------------------------------------------- spin --- */
+
+#define VDS_SPIN_US	50	/* default of VDESTACK_BUSY_POLL_US */
+
+int vds_spin_us(void);
+
+/* monotonic nanoseconds (vDSO, no system call) */
+static inline int64_t vds_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 /* ----------------------------------------------------------------- ctx --- */
 
@@ -106,6 +124,7 @@ struct vds_ctx {
 	dev_t hostns_dev;
 	struct vds_pump *pumps;
 	int npumps;
+	int spin_ns;		/* poll this long for a reply before sleeping */
 	struct vds_ctx *next;	/* all contexts of this process (fork) */
 };
 
