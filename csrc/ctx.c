@@ -375,8 +375,12 @@ int vds_ctx_request(struct vds_ctx *ctx, const struct vds_req *req,
 		close(fd);
 		return ret;
 	}
-	/* most replies come within microseconds: poll a moment before sleeping */
-	until = ctx->spin_ns ? vds_now_ns() + ctx->spin_ns : 0;
+	/*
+	 * A socket comes back within microseconds: poll a moment before
+	 * sleeping.  Not for commands and stacks (milliseconds), nor where a
+	 * signal must interrupt the wait (a polling recvmsg() does not see it).
+	 */
+	until = ctx->spin_ns && req->op == VDS_OP_SOCKET ? vds_now_ns() + ctx->spin_ns : 0;
 	for (;;) {
 		memset(&msg, 0, sizeof(msg));
 		msg.msg_iov = &iov;

@@ -1,8 +1,10 @@
 """Type stubs of the Cython backend (vdestack/_core.pyx)."""
 
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Type, TypeVar, Union
 import os
+import socket
 
+_S = TypeVar("_S", bound=socket.socket)
 _Str = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 STATS_FIELDS: Tuple[str, ...]
@@ -21,4 +23,5 @@ class CoreStack:
     def cmd(self, command: _Str) -> int: ...
     def cmdv(self, argv: Union[List[_Str], Tuple[_Str, ...]]) -> int: ...
     def msocket(self, family: int, type: int, proto: int = ...) -> int: ...
+    def socket(self, cls: Type[_S], family: int, type: int, proto: int) -> _S: ...
     def stats(self) -> Dict[str, int]: ...

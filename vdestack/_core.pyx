@@ -14,6 +14,11 @@ from libc.errno cimport EINTR, errno
 from libc.stdlib cimport free, malloc
 
 import os
+import _socket
+from operator import index as _index
+
+_csocket_init = _socket.socket.__init__
+cdef int _SOCK_CLOEXEC = _socket.SOCK_CLOEXEC
 
 # Keys of the dict returned by CoreStack.stats(), in struct order.
 STATS_FIELDS = ("tx_frames", "tx_bytes", "rx_frames", "rx_bytes",
@@ -275,6 +280,24 @@ cdef class CoreStack:
                 _retry_or_raise(err, f"cannot create a socket in the stack "
                                      f"(family {family}, type {type}, proto {proto})")
         return fd
+
+    def socket(self, cls, family, type, proto):
+        """msocket() (close-on-exec) wrapped in a ``cls`` (a socket.socket
+        subclass) as ``cls(family, type, proto, fileno=fd)`` would: the
+        C-level ``_socket.socket.__init__`` plus the two attributes
+        ``socket.socket.__init__`` adds, without its Python frames.
+        Integers only (``operator.index``): 1.5 is a TypeError, not 1."""
+        family, type, proto = _index(family), _index(type), _index(proto)
+        cdef int fd = self.msocket(family, type | _SOCK_CLOEXEC, proto)
+        try:
+            sock = cls.__new__(cls)
+            _csocket_init(sock, family, type, proto, fd)
+            sock._io_refs = 0
+            sock._closed = False
+        except BaseException:
+            os.close(fd)
+            raise
+        return sock
 
     def stats(self):
         """Frame counters of the stack's interface (vdestack_stats), a dict."""

@@ -179,14 +179,8 @@ class Stack:
     def socket(self, family: int = _socket.AF_INET, type: int = _socket.SOCK_STREAM,
                proto: int = 0) -> StackSocket:
         """A new :class:`StackSocket` in this stack (``socket.socket`` API)."""
-        # the common call, kept short: it is most of a socket's cost here
-        fd = self._open_core().msocket(family, operator.index(type) | _socket.SOCK_CLOEXEC,
-                                       proto)
-        try:
-            return StackSocket(family, type, proto, fd)
-        except BaseException:
-            os.close(fd)
-            raise
+        # the common call, one frame: the object is built in the binding
+        return self._open_core().socket(StackSocket, family, type, proto)
 
     # -- defaults and counters -------------------------------------------------
 

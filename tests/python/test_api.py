@@ -291,6 +291,36 @@ def test_socket_is_stacksocket(make_stack) -> None:
         assert sock.family == socket.AF_INET and sock.type == socket.SOCK_STREAM
 
 
+def test_socket_is_built_like_the_constructor_builds_it(make_stack) -> None:
+    """Stack.socket() skips the Python-level __init__s: the object must be
+    what StackSocket(..., fileno=fd) makes (same attributes, same repr
+    fields, works with makefile() and dup(), which use _io_refs/_closed)."""
+    s = make_stack()
+    fast = s.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    slow = vdestack.StackSocket(socket.AF_INET, socket.SOCK_DGRAM, 0,
+                                fileno=s.msocket(socket.AF_INET, socket.SOCK_DGRAM))
+    try:
+        assert vars(fast).keys() == vars(slow).keys()
+        assert {k: v for k, v in vars(fast).items()} == {k: v for k, v in vars(slow).items()}
+        for sock in (fast, slow):
+            sock.bind(("127.0.0.1", 0))
+        fast.connect(slow.getsockname())
+        slow.connect(fast.getsockname())
+        with fast.dup() as twin:
+            assert type(twin) is vdestack.StackSocket
+            twin.send(b"via dup")
+        assert slow.recv(16) == b"via dup"
+        f = fast.makefile("rb")
+        fast.close()                    # the file still holds it (_io_refs)
+        slow.send(b"via makefile")
+        assert f.raw.read(64) == b"via makefile"
+        f.close()
+        assert fast.fileno() == -1 and fast._closed
+    finally:
+        fast.close()
+        slow.close()
+
+
 def test_sockets_outlive_the_stack(make_stack) -> None:
     """Sockets keep the stack's namespace alive: its loopback still works."""
     s = make_stack()
