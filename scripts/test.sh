@@ -179,7 +179,8 @@ run_pytest() {	# run_pytest LABEL [runuser prefix...]
 	shift
 	(cd "$WORK/pytests" && "$@" env VDESTACK_TEST_RUN="$WORK" PYTHONDONTWRITEBYTECODE=1 HOME="$WORK/home" \
 		VDESTACK_EXAMPLES="$WORK/examples/python" \
-		"$WORK/venv/bin/python" -m pytest -p no:cacheprovider "$WORK/pytests") 2>&1 | tee "$log"
+		"$WORK/venv/bin/python" -m pytest -p no:cacheprovider \
+		--basetemp "$WORK/home/pytest-$label" "$WORK/pytests") 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	line=$(grep -E '^=+ .*( passed| failed| error| no tests ran).* in [0-9.]+s' "$log" | tail -1)
 	n=0
@@ -226,7 +227,7 @@ else
 		cp -r "$ROOT/tests/python" "$WORK/pytests"
 		mkdir -p "$WORK/examples"
 		[ -d "$ROOT/examples/python" ] && cp -r "$ROOT/examples/python" "$WORK/examples/python"
-		mkdir -p "$WORK/home"
+		mkdir -p "$WORK/home"	# HOME and pytest's tmp_path: gone with $WORK
 		chown "$TEST_USER" "$WORK/home"
 		say "Python tests as root"
 		run_pytest root
