@@ -38,6 +38,9 @@ class StackSocket(_socket.socket):
     :meth:`Stack.socket` instead.
     """
 
+    # like socket.socket: no per-object __dict__ (and ~0.5 us less per socket)
+    __slots__ = ()
+
     def __init__(self, family: int = -1, type: int = -1, proto: int = -1,
                  fileno: Optional[int] = None, *,
                  stack: Optional["Stack"] = None) -> None:
