@@ -265,6 +265,9 @@ cdef class CoreStack:
 
         The caller owns the fd.  Raises OSError with the errno of the call.
         """
+        return self._msocket(family, type, proto)
+
+    cdef int _msocket(self, int family, int type, int proto) except -1:
         cdef vdestack *st
         cdef int fd = -1
         cdef int err = 0
@@ -288,7 +291,7 @@ cdef class CoreStack:
         ``socket.socket.__init__`` adds, without its Python frames.
         Integers only (``operator.index``): 1.5 is a TypeError, not 1."""
         family, type, proto = _index(family), _index(type), _index(proto)
-        cdef int fd = self.msocket(family, type | _SOCK_CLOEXEC, proto)
+        cdef int fd = self._msocket(family, type | _SOCK_CLOEXEC, proto)
         try:
             sock = cls.__new__(cls)
             _csocket_init(sock, family, type, proto, fd)
