@@ -5,6 +5,7 @@
  * stream mode ("=cmd ..."); every transfer is checked byte for byte.
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +103,76 @@ VT_TEST(ptp_echo, 60)
 	vde_delstack(a);
 	CHECK(access(vt_path("link"), F_OK) != 0 && access(vt_path("link+"), F_OK) != 0,
 			"after vde_delstack the ptp sockets link and link+ are gone");
+}
+
+/* the same with polling off (VDESTACK_BUSY_POLL_US=0): pumps and callers sleep */
+VT_TEST(ptp_echo_no_polling, 60)
+{
+	char vnl[2 * VT_MAXPATH];
+	struct vdestack *a, *b;
+
+	setenv("VDESTACK_BUSY_POLL_US", "0", 1);
+	snprintf(vnl, sizeof(vnl), "ptp://%s/link", vt_dir);
+	a = vt_stack(vnl, NULL, "10.77.0.1/24");
+	b = vt_stack(vnl, NULL, "10.77.0.2/24");
+	REQUIRE(a && b, "two stacks on %s", vnl);
+	exchange(a, b, "ptp, no polling", 512 * KIB, 0);
+	udp_check(a, b, "ptp, no polling");
+	vde_delstack(b);
+	vde_delstack(a);
+}
+
+/* a process confined to one CPU (no polling by default there) */
+VT_TEST(ptp_echo_one_cpu, 60)
+{
+	char vnl[2 * VT_MAXPATH];
+	struct vdestack *a, *b;
+	cpu_set_t one;
+	int cpu = sched_getcpu();
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu < 0 ? 0 : cpu, &one);
+	REQUIRE(sched_setaffinity(0, sizeof(one), &one) == 0, "pinned to CPU %d", cpu);
+	snprintf(vnl, sizeof(vnl), "ptp://%s/link", vt_dir);
+	a = vt_stack(vnl, NULL, "10.77.0.1/24");
+	b = vt_stack(vnl, NULL, "10.77.0.2/24");
+	REQUIRE(a && b, "two stacks on %s", vnl);
+	exchange(a, b, "ptp, one CPU", 512 * KIB, 0);
+	udp_check(a, b, "ptp, one CPU");
+	vde_delstack(b);
+	vde_delstack(a);
+}
+
+/*
+ * Polling stops: after traffic and a burst of socket requests (which make
+ * the pump, the helper and the caller poll), the process and its helper
+ * use next to no CPU while nothing happens.
+ */
+VT_TEST(idle_after_traffic, 60)
+{
+	char vnl[2 * VT_MAXPATH];
+	struct vdestack *a, *b;
+	double c0, c1;
+
+	snprintf(vnl, sizeof(vnl), "ptp://%s/link", vt_dir);
+	a = vt_stack(vnl, NULL, "10.77.0.1/24");
+	b = vt_stack(vnl, NULL, "10.77.0.2/24");
+	REQUIRE(a && b, "two stacks on %s", vnl);
+	exchange(a, b, "ptp", 256 * KIB, 0);
+	for (int i = 0; i < 200; i++) {
+		int fd = vde_msocket(i % 2 ? a : b, AF_INET, SOCK_DGRAM, 0);
+
+		REQUIRE(fd >= 0, "vde_msocket %d: %s", i, fd < 0 ? strerror(errno) : "ok");
+		close(fd);
+	}
+	vt_sleep(0.2);
+	c0 = vt_cpu_tree();
+	vt_sleep(1.0);
+	c1 = vt_cpu_tree();
+	CHECK(c1 - c0 < 0.1, "idle after traffic: %.2f s of CPU in 1 s (this process and its helper)",
+			c1 - c0);
+	vde_delstack(b);
+	vde_delstack(a);
 }
 
 VT_TEST(switch_echo, 60)
