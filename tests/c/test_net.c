@@ -105,42 +105,39 @@ VT_TEST(ptp_echo, 60)
 			"after vde_delstack the ptp sockets link and link+ are gone");
 }
 
-/* the same with polling off (VDESTACK_BUSY_POLL_US=0): pumps and callers sleep */
-VT_TEST(ptp_echo_no_polling, 60)
+/* two stacks on one ptp:// link: TCP both ways and UDP, then deleted */
+static void ptp_pair(const char *how)
 {
 	char vnl[2 * VT_MAXPATH];
 	struct vdestack *a, *b;
 
-	setenv("VDESTACK_BUSY_POLL_US", "0", 1);
 	snprintf(vnl, sizeof(vnl), "ptp://%s/link", vt_dir);
 	a = vt_stack(vnl, NULL, "10.77.0.1/24");
 	b = vt_stack(vnl, NULL, "10.77.0.2/24");
-	REQUIRE(a && b, "two stacks on %s", vnl);
-	exchange(a, b, "ptp, no polling", 512 * KIB, 0);
-	udp_check(a, b, "ptp, no polling");
+	REQUIRE(a && b, "%s: two stacks on %s", how, vnl);
+	exchange(a, b, how, 512 * KIB, 0);
+	udp_check(a, b, how);
 	vde_delstack(b);
 	vde_delstack(a);
+}
+
+/* polling off (VDESTACK_BUSY_POLL_US=0): pumps and callers sleep */
+VT_TEST(ptp_echo_no_polling, 60)
+{
+	setenv("VDESTACK_BUSY_POLL_US", "0", 1);
+	ptp_pair("ptp, no polling");
 }
 
 /* a process confined to one CPU (no polling by default there) */
 VT_TEST(ptp_echo_one_cpu, 60)
 {
-	char vnl[2 * VT_MAXPATH];
-	struct vdestack *a, *b;
 	cpu_set_t one;
 	int cpu = sched_getcpu();
 
 	CPU_ZERO(&one);
 	CPU_SET(cpu < 0 ? 0 : cpu, &one);
 	REQUIRE(sched_setaffinity(0, sizeof(one), &one) == 0, "pinned to CPU %d", cpu);
-	snprintf(vnl, sizeof(vnl), "ptp://%s/link", vt_dir);
-	a = vt_stack(vnl, NULL, "10.77.0.1/24");
-	b = vt_stack(vnl, NULL, "10.77.0.2/24");
-	REQUIRE(a && b, "two stacks on %s", vnl);
-	exchange(a, b, "ptp, one CPU", 512 * KIB, 0);
-	udp_check(a, b, "ptp, one CPU");
-	vde_delstack(b);
-	vde_delstack(a);
+	ptp_pair("ptp, one CPU");
 }
 
 /*
