@@ -287,8 +287,12 @@ void vds_ctx_put(struct vds_ctx *ctx)
 			break;
 		}
 	pthread_mutex_unlock(&vds_glock);
-	if (vds_ctx_owned(ctx))
+	if (vds_ctx_owned(ctx)) {
+		/* the helper's exit (its namespaces, its memory) overlaps ours */
+		if (ctx->helper > 0)
+			kill(ctx->helper, SIGKILL);
 		vds_pumps_stop(ctx);
+	}
 	ctx_free(ctx);
 }
 
