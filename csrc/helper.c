@@ -633,7 +633,7 @@ int vds_helper_main(void *arg)
 	uid_t uid;
 	gid_t gid;
 	int sig, i;
-	int64_t busy = 0;
+	int64_t busy = INT64_MIN / 2;	/* no work yet */
 	struct vds_rep ok = { 0, 0 };
 
 	/* nothing of the host leaks in: only stdio and the control socket */
@@ -697,18 +697,11 @@ int vds_helper_main(void *arg)
 
 	for (;;) {
 		struct epoll_event evs[32];
-		int n = epoll_wait(h.ep, evs, 32, 0);
-
 		/* a host that just asked asks again soon: poll a moment */
-		while (n == 0 && busy && vds_now_ns() - busy < a->spin_ns) {
-			sched_yield();	/* the host may be waiting for this CPU */
-			n = epoll_wait(h.ep, evs, 32, 0);
-		}
-		if (n == 0)
-			n = epoll_wait(h.ep, evs, 32, -1);
+		int n = vds_epoll_spin(h.ep, evs, 32, a->spin_ns, &busy);
+
 		if (n < 0 && errno != EINTR)
 			break;
-		busy = n > 0 && a->spin_ns ? vds_now_ns() : 0;
 		for (i = 0; i < n; i++) {
 			uint32_t tag = evs[i].data.u64 >> 32;
 			uint32_t idx = (uint32_t)evs[i].data.u64;

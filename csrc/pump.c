@@ -338,36 +338,15 @@ static int drain_queue(struct vds_pump *p)
 	return stop;
 }
 
-/*
- * Wait for events.  Right after work, poll without sleeping for up to
- * spin_ns: a request/response exchange comes back within tens of
- * microseconds, and a pump asleep then pays a wake-up (on a VM, often
- * the slowest part of the round trip).  An idle pump sleeps.
- */
-static int pump_wait(struct vds_pump *p, struct epoll_event *evs, int64_t *busy)
-{
-	int n = epoll_wait(p->ep, evs, VDS_EVENTS, 0);
-
-	while (n == 0 && p->spin_ns > 0 && vds_now_ns() - *busy < p->spin_ns) {
-		sched_yield();	/* a thread the frames are for may want this CPU */
-		n = epoll_wait(p->ep, evs, VDS_EVENTS, 0);
-	}
-	if (n == 0)
-		n = epoll_wait(p->ep, evs, VDS_EVENTS, -1);
-	if (n > 0 && p->spin_ns > 0)
-		*busy = vds_now_ns();
-	return n;
-}
-
 static void *pump_main(void *arg)
 {
 	struct vds_pump *p = arg;
 	struct epoll_event evs[VDS_EVENTS];
 	unsigned char buf[VDS_VNET_HLEN + VDS_TX_MAX];
-	int64_t busy = 0;
+	int64_t busy = INT64_MIN / 2;	/* no work yet */
 
 	for (;;) {
-		int n = pump_wait(p, evs, &busy), i, woken = 0;
+		int n = vds_epoll_spin(p->ep, evs, VDS_EVENTS, p->spin_ns, &busy), i, woken = 0;
 
 		for (i = 0; i < n; i++) {
 			struct vds_ep *e = evs[i].data.ptr;
@@ -443,7 +422,7 @@ int vds_spin_us(void)
 	return us < 0 ? 0 : us > 10000 ? 10000 : us;
 }
 
-static int pump_start(struct vds_pump *p)
+static int pump_start(struct vds_pump *p, int spin_ns)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &p->ep_wake };
 	pthread_attr_t attr;
@@ -453,7 +432,7 @@ static int pump_start(struct vds_pump *p)
 	p->gro.buf = malloc(VDS_GRO_BUF);
 	if (!p->gro.buf)
 		return -ENOMEM;
-	p->spin_ns = vds_spin_us() * 1000;
+	p->spin_ns = spin_ns;
 	p->ep = epoll_create1(EPOLL_CLOEXEC);
 	p->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (p->ep < 0 || p->wake < 0 ||
@@ -563,7 +542,7 @@ int vds_pump_add(struct vds_ctx *ctx, struct vds_stack *st)
 
 		if (!q->running) {
 			if (!p || p->nstacks) {
-				ret = pump_start(q);
+				ret = pump_start(q, ctx->spin_ns);
 				if (ret == 0)
 					p = q;
 			}

@@ -11,7 +11,9 @@
 
 #include <stdint.h>
 #include <pthread.h>
+#include <sched.h>
 #include <time.h>
+#include <sys/epoll.h>
 #include <sys/types.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -92,6 +94,34 @@ static inline int64_t vds_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/**
+ * vds_epoll_spin() - epoll_wait() that polls while work was recent
+ * @ep, @evs, @max:	as for epoll_wait()
+ * @spin_ns:	how long after the last work to poll instead of sleeping
+ * @busy:	time of the last work (vds_now_ns()), updated on events
+ *
+ * Right after work it polls without sleeping (sched_yield() in between, so
+ * a thread waiting for this CPU runs): an answer due within microseconds
+ * then costs no wake-up.  Otherwise it blocks at once, as epoll_wait(-1).
+ */
+static inline int vds_epoll_spin(int ep, struct epoll_event *evs, int max,
+				 int64_t spin_ns, int64_t *busy)
+{
+	int n;
+
+	while (spin_ns > 0 && vds_now_ns() - *busy < spin_ns) {
+		n = epoll_wait(ep, evs, max, 0);
+		if (n != 0)
+			goto got;
+		sched_yield();
+	}
+	n = epoll_wait(ep, evs, max, -1);
+got:
+	if (n > 0 && spin_ns > 0)
+		*busy = vds_now_ns();
+	return n;
 }
 
 /* ----------------------------------------------------------------- ctx --- */

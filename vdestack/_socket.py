@@ -12,7 +12,6 @@ if TYPE_CHECKING:                   # pragma: no cover
 __all__ = ["StackSocket"]
 
 
-
 def socket_defaults(family: int, type: int, proto: int) -> Tuple[int, int, int]:
     """socket.socket's -1 defaults made explicit: AF_INET, SOCK_STREAM, 0."""
     return (_socket.AF_INET if family == -1 else family,
