@@ -14,6 +14,8 @@
 # Ends with "summary: N passed, N failed"; exit status 0 only if all passed.
 #
 # env: VDESTACK_TEST_USER (vdstest)  KEEP_WORK=1 keeps the temp dir
+#      VDESTACK_CONFORMANCE_DIR (default: ../shared/conformance beside this
+#      checkout, or beside the local repository it was cloned from)
 #      VDESTACK_SKIP_PYTHON=1 runs only the C part (for C development)
 set -uo pipefail
 umask 022
@@ -140,10 +142,34 @@ chmod 755 "$WORK"
 echo "work dir: $WORK"
 
 # ----------------------------------------------------------------- C part --
+# The conformance programs: $VDESTACK_CONFORMANCE_DIR, else ../shared beside
+# this checkout, else beside the checkout this one was cloned from (a clone
+# in /tmp of a local repository).
+conformance_dir() {
+	local origin
+	if [ -n "${VDESTACK_CONFORMANCE_DIR:-}" ]; then
+		echo "$VDESTACK_CONFORMANCE_DIR"
+		return
+	fi
+	if [ -f "$ROOT/../shared/conformance/run.sh" ]; then
+		echo "$ROOT/../shared/conformance"
+		return
+	fi
+	origin=$(git -C "$ROOT" remote get-url origin 2>/dev/null || true)
+	origin=${origin#file://}
+	if [ -n "$origin" ] && [ -f "$origin/../shared/conformance/run.sh" ]; then
+		echo "$origin/../shared/conformance"
+		return
+	fi
+	echo "$ROOT/../shared/conformance"	# missing: reported after ctest
+}
+CONF_DIR=$(conformance_dir)
+echo "conformance programs: $CONF_DIR"
+
 say "build (CMake, -Werror) in $WORK/build"
 build_ok=1
 if ! cmake -S "$ROOT" -B "$WORK/build" -DVDESTACK_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-		-DVDESTACK_TEST_USER="$TEST_USER"; then
+		-DVDESTACK_TEST_USER="$TEST_USER" -DVDESTACK_CONFORMANCE_DIR="$CONF_DIR"; then
 	problem "cmake configure"
 	build_ok=0
 elif ! cmake --build "$WORK/build" -j "$JOBS"; then
@@ -169,7 +195,7 @@ if [ "$build_ok" = 1 ]; then
 		problem "ctest ran no test or crashed (exit $ctest_rc)"
 	fi
 	if ! grep -q '^ *[0-9]*/[0-9]* Test *#[0-9]*: conformance ' "$WORK/ctest.log"; then
-		problem "the conformance tests were not registered (../shared/conformance missing?)"
+		problem "the conformance tests were not registered ($CONF_DIR missing? set VDESTACK_CONFORMANCE_DIR)"
 	fi
 fi
 
