@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * nsexec.c - programs in a stack that are the caller's own children.
+ *
+ * vdestack_spawn() forks a child of the caller, the forwarder, which joins
+ * the stack's user, network and PID namespaces, keeps the four network
+ * capabilities exactly as a vde_stackcmd() command gets them, and forks the
+ * program into the stack's PID namespace.  The forwarder stays in front of
+ * the program as a minimal init (as tini does in a container): it passes on
+ * every signal sent to it, reaps what is reparented to it, and ends as the
+ * program ended, with the same exit status or by the same signal.  So the
+ * caller's waitpid(), kill() and SIGCHLD see the program as if it were the
+ * child itself, and what the program forks never becomes the caller's.
+ *
+ * Why a forwarder at all: a process cannot move itself into a PID
+ * namespace, only its children; and the child the caller gets back must be
+ * its own (not the helper's), so the forking happens on the caller's side.
+ *
+ * The forwarder is a fork of a host that may run many threads: from fork
+ * to exit (or to the program's execve) only async-signal-safe calls.  The
+ * Python binding runs the same code (vds_nsexec_enter) from the preexec_fn
+ * of a subprocess.Popen child, so every Popen keyword keeps working.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <linux/nsfs.h>
+#include <linux/securebits.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "vds.h"
+#include "nsexec.h"
+
+#define NET_CAPS ((1ULL << CAP_NET_ADMIN) | (1ULL << CAP_NET_RAW) | \
+		  (1ULL << CAP_NET_BIND_SERVICE) | (1ULL << CAP_NET_BROADCAST))
+
+extern char **environ;
+
+/**
+ * vds_nsexec_fds() - new fds of a stack's namespaces
+ * @stack:	the stack
+ * @fds:	set to the user (VDS_NS_USER), network (VDS_NS_NET) and PID
+ *		(VDS_NS_PID, -1 when the stack has none) namespace fds, each
+ *		close-on-exec and owned by the caller
+ *
+ * The network namespace comes from a socket made in the stack
+ * (SIOCGSKNS), the user namespace is its owner (NS_GET_USERNS): both work
+ * unprivileged, for the user who made the stack.
+ *
+ * Return: 0, or -errno (-EINVAL/-EBADF for a NULL/deleted stack)
+ */
+int vds_nsexec_fds(struct vdestack *stack, int fds[3])
+{
+	int s, ret = 0;
+
+	fds[VDS_NS_USER] = fds[VDS_NS_NET] = fds[VDS_NS_PID] = -1;
+	s = vde_msocket(stack, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	fds[VDS_NS_NET] = ioctl(s, SIOCGSKNS);
+	if (fds[VDS_NS_NET] < 0)
+		ret = -errno;
+	close(s);
+	if (ret == 0) {
+		fds[VDS_NS_USER] = ioctl(fds[VDS_NS_NET], NS_GET_USERNS);
+		if (fds[VDS_NS_USER] < 0) {
+			ret = -errno;
+			close(fds[VDS_NS_NET]);
+			fds[VDS_NS_NET] = -1;
+		}
+	}
+	return ret;
+}
+
+static long capset_all(uint64_t caps)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0,
+	};
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	d[0].effective = d[0].permitted = d[0].inheritable = (uint32_t)caps;
+	d[1].effective = d[1].permitted = d[1].inheritable = caps >> 32;
+	return syscall(SYS_capset, &hdr, d);
+}
+
+/*
+ * What the helper does once for its commands (helper.c h_limit_caps and
+ * h_child), done here for one program: only the four network capabilities
+ * stay in the bounding set, uid 0 gains nothing at execve, and the four are
+ * ambient so that they survive execve as any uid.
+ */
+static int limit_caps(void)
+{
+	int c;
+
+	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
+		  SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED) < 0)
+		return -errno;
+	for (c = 0; c < 64; c++)
+		if (!(NET_CAPS & (1ULL << c)) &&
+		    prctl(PR_CAPBSET_DROP, c) < 0 && errno != EINVAL)
+			return -errno;
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (capset_all(NET_CAPS) < 0)
+		return -errno;
+	for (c = 0; c < 64; c++)
+		if ((NET_CAPS & (1ULL << c)) &&
+		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+			return -errno;
+	return 0;
+}
+
+/* user namespace first: it gives the rights to enter the other two */
+static int join(const int fds[3])
+{
+	if (setns(fds[VDS_NS_USER], CLONE_NEWUSER) < 0 ||
+	    setns(fds[VDS_NS_NET], CLONE_NEWNET) < 0)
+		return -errno;
+	/* only the children move: the forwarder stays the caller's child */
+	if (fds[VDS_NS_PID] >= 0 && setns(fds[VDS_NS_PID], CLONE_NEWPID) < 0)
+		return -errno;
+	return 0;
+}
+
+/* end as the program ended: its exit status, or killed by its signal */
+static void __attribute__((noreturn)) finish(int status)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	struct rlimit none = { 0, 0 };
+	sigset_t one;
+	int sig;
+
+	if (WIFEXITED(status))
+		_exit(WEXITSTATUS(status));
+	if (!WIFSIGNALED(status))
+		_exit(VDESTACK_STATUS_NOEXEC);
+	sig = WTERMSIG(status);
+	/* the program may have dumped core; the forwarder never does */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	setrlimit(RLIMIT_CORE, &none);
+	sigaction(sig, &dfl, NULL);
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	kill(getpid(), sig);
+	sigprocmask(SIG_UNBLOCK, &one, NULL);
+	/* a signal whose default is not to terminate: say it as a shell does */
+	_exit(VDESTACK_STATUS_SIGNAL + sig);
+}
+
+/*
+ * The forwarder's life: every signal is blocked and taken with
+ * sigwaitinfo(), so no handler of the host ever runs here.  Signals the
+ * kernel generated (SI_KERNEL: a terminal's ^C, ^Z, hang-up) went to the
+ * whole process group, the program included, and are not sent twice.
+ */
+static void __attribute__((noreturn)) forward(pid_t prog)
+{
+	sigset_t all;
+	siginfo_t si;
+	int sig, status;
+	pid_t pid;
+
+	sigfillset(&all);
+	for (;;) {
+		sig = sigwaitinfo(&all, &si);
+		if (sig < 0)
+			continue;
+		if (sig == SIGCHLD) {
+			/* orphans come here too when there is no PID namespace */
+			while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+				if (pid == prog)
+					finish(status);
+			if (pid < 0 && errno == ECHILD)
+				finish(VDESTACK_STATUS_NOEXEC << 8);
+			continue;
+		}
+		if (si.si_code == SI_KERNEL)
+			continue;
+		kill(prog, sig);
+	}
+}
+
+/**
+ * vds_nsexec_child() - in a fresh fork of the caller: start the program
+ * @fds:	vds_nsexec_fds() of the stack
+ * @mask:	signal mask the program starts with
+ *
+ * To be called in a single-threaded child with every signal blocked; only
+ * async-signal-safe calls.  Joins the namespaces, limits the capabilities
+ * and forks: the new process (the program to be, in the stack's PID
+ * namespace) returns 0 and goes on to execve(); this one becomes the
+ * forwarder, closes every fd it has (the caller's pipes and sockets must
+ * not be held open by it) and never returns.
+ *
+ * Return: 0 in the program's process; -errno if nothing could be started
+ */
+int vds_nsexec_child(const int fds[3], const sigset_t *mask)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL }, chld;
+	pid_t pid;
+	int self, ret = join(fds);
+
+	if (ret == 0)
+		ret = limit_caps();
+	if (ret < 0)
+		return ret;
+	/* to tell, in the program, whether the forwarder died before it */
+	self = syscall(SYS_pidfd_open, getpid(), 0);
+	if (self < 0)
+		return -errno;
+	/* an ignored SIGCHLD would reap the program before we see its status */
+	sigaction(SIGCHLD, &dfl, &chld);
+	pid = fork();
+	if (pid < 0) {
+		ret = -errno;
+		sigaction(SIGCHLD, &chld, NULL);
+		close(self);
+		return ret;
+	}
+	if (pid == 0) {
+		struct pollfd gone = { .fd = self, .events = POLLIN };
+
+		/*
+		 * SIGKILL is the one signal the forwarder cannot pass on:
+		 * its death ends the program (Popen.kill() works).
+		 */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
+		    poll(&gone, 1, 0) != 0)
+			_exit(VDESTACK_STATUS_SIGNAL + SIGKILL);
+		close(self);
+		sigaction(SIGCHLD, &chld, NULL);
+		sigprocmask(SIG_SETMASK, mask, NULL);
+		return 0;
+	}
+	syscall(SYS_close_range, 0, ~0U, 0);
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	forward(pid);
+}
+
+/**
+ * vds_nsexec_enter() - vds_nsexec_child() for a subprocess.Popen preexec_fn
+ * @fds:	vds_nsexec_fds() of the stack
+ *
+ * Blocks every signal for the forwarder and gives the program the mask it
+ * had on entry.
+ *
+ * Return: 0 in the program's process; -errno if nothing could be started
+ */
+int vds_nsexec_enter(const int fds[3])
+{
+	sigset_t all, old;
+	int ret;
+
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	ret = vds_nsexec_child(fds, &old);
+	if (ret < 0)
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+static void close_fds(int fds[3])
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+/* the caller's side of vdestack_spawn(); returns pid or -errno */
+static pid_t spawn(struct vdestack *stack, char *const argv[], char *const envp[])
+{
+	sigset_t all, old;
+	int fds[3], rep[2], err = 0, ret;
+	ssize_t n;
+	pid_t pid;
+
+	if (!argv || !argv[0] || argv[0][0] != '/')
+		return -EINVAL;
+	ret = vds_nsexec_fds(stack, fds);
+	if (ret < 0)
+		return ret;
+	if (pipe2(rep, O_CLOEXEC) < 0) {
+		ret = -errno;
+		close_fds(fds);
+		return ret;
+	}
+	/* no handler of the host may run in the child */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0) {
+		ret = vds_nsexec_child(fds, &old);
+		if (ret == 0) {
+			execve(argv[0], argv, envp ? envp : environ);
+			ret = -errno;
+		}
+		err = -ret;
+		while (write(rep[1], &err, sizeof(err)) < 0 && errno == EINTR)
+			;
+		_exit(VDESTACK_STATUS_NOEXEC);
+	}
+	ret = pid < 0 ? -errno : 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(rep[1]);
+	close_fds(fds);
+	if (ret == 0) {
+		/* EOF: the program's execve() closed the last write end */
+		do
+			n = read(rep[0], &err, sizeof(err));
+		while (n < 0 && errno == EINTR);
+		if (n == sizeof(err)) {
+			ret = -(err ? err : EIO);
+			/* the forwarder ends with the program; nothing stays */
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		}
+	}
+	close(rep[0]);
+	return ret < 0 ? ret : pid;
+}
+
+/**
+ * vdestack_spawn() - start a program in a stack, as the caller's child
+ * @stack:	the stack
+ * @argv:	NULL-terminated; argv[0] the program's full path
+ * @envp:	its environment, NULL for the caller's current one
+ *
+ * Return: the pid of a child of the caller that stands for the program
+ * (waitpid(), kill(), SIGCHLD work as for the program itself), or -1 with
+ * errno: EINVAL (NULL stack, argv[0] not a full path), EBADF (deleted
+ * stack), the errno of execve() (ENOENT, EACCES...) when the program could
+ * not be executed (then no child is left), or of the namespace calls.
+ */
+VDS_EXPORT pid_t vdestack_spawn(struct vdestack *stack, char *const argv[],
+				char *const envp[])
+{
+	pid_t ret = spawn(stack, argv, envp);
+
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	return ret;
+}
+
+/**
+ * vdestack_netns() - a file descriptor of a stack's network namespace
+ * @stack:	the stack
+ *
+ * Return: a new close-on-exec fd (for setns(2), nsenter --net=, pyroute2),
+ * or -1 with errno (EINVAL, EBADF, or the errno of the ioctl)
+ */
+VDS_EXPORT int vdestack_netns(struct vdestack *stack)
+{
+	int fds[3], ret = vds_nsexec_fds(stack, fds);
+
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	close(fds[VDS_NS_USER]);
+	if (fds[VDS_NS_PID] >= 0)
+		close(fds[VDS_NS_PID]);
+	return fds[VDS_NS_NET];
+}
