@@ -38,6 +38,7 @@ cdef extern from "vdestack.h" nogil:
     int vdestack_stats(vdestack *stack, vdestack_stats_t *stats)
     int vdestack_cmdv(vdestack *stack, char **argv)
     const char *vdestack_version()
+    int vdestack_netns(vdestack *stack)
 
 
 cdef extern from "vds_python.h" nogil:
@@ -45,3 +46,8 @@ cdef extern from "vds_python.h" nogil:
                           int (*interrupted)(void *) noexcept nogil, void *arg)
     int vds_cmdv_intr(vdestack *stack, char **argv,
                       int (*interrupted)(void *) noexcept nogil, void *arg)
+
+
+cdef extern from "nsexec.h" nogil:
+    int vds_nsexec_fds(vdestack *stack, int fds[3])
+    int vds_nsexec_enter(const int fds[3])

@@ -302,6 +302,37 @@ cdef class CoreStack:
             raise
         return sock
 
+    def nsfds(self):
+        """New close-on-exec fds of the stack's (user, network, PID)
+        namespaces; the PID one is -1 when the stack has none.  The caller
+        owns them."""
+        cdef int fds[3]
+        cdef vdestack *st = self._enter()
+        cdef int rc
+        try:
+            with nogil:
+                rc = vds_nsexec_fds(st, fds)
+        finally:
+            self._leave()
+        if rc < 0:
+            _raise_errno(-rc, "cannot open the stack's namespaces")
+        return (fds[0], fds[1], fds[2])
+
+    def netns(self):
+        """A new close-on-exec fd of the stack's network namespace."""
+        cdef vdestack *st = self._enter()
+        cdef int fd = -1
+        cdef int err = 0
+        try:
+            with nogil:
+                fd = vdestack_netns(st)
+                err = errno
+        finally:
+            self._leave()
+        if fd < 0:
+            _raise_errno(err, "cannot open the stack's network namespace")
+        return fd
+
     def stats(self):
         """Frame counters of the stack's interface (vdestack_stats), a dict."""
         cdef vdestack_stats_t s
@@ -323,6 +354,22 @@ cdef class CoreStack:
             "rx_runt": s.rx_runt, "rx_oversize": s.rx_oversize,
             "hung_up": s.hung_up,
         }
+
+
+def nsexec_enter(int userns, int netns, int pidns):
+    """In a freshly forked child (a subprocess.Popen preexec_fn): join the
+    namespaces (fds from CoreStack.nsfds()), keep the four network
+    capabilities and fork.  Returns in the new process, which is to exec the
+    program in the stack; this process becomes its forwarder and never
+    returns.  Raises OSError if nothing could be started."""
+    cdef int fds[3]
+    cdef int rc
+    fds[0] = userns
+    fds[1] = netns
+    fds[2] = pidns
+    rc = vds_nsexec_enter(fds)
+    if rc < 0:
+        _raise_errno(-rc, "cannot enter the stack")
 
 
 cdef object _bad_arg(object a):
