@@ -28,10 +28,12 @@ lib=$(find "$DESTDIR" -name 'libvdestack.so.0')
 [ -n "$hdr" ] && ok "installed $hdr" || bad "no vdestack.h installed"
 [ -n "$lib" ] && ok "installed $lib" || bad "no libvdestack.so.0 installed"
 for p in libvdestack vde_addstack vde_delstack vde_default_stack vde_stackcmd vde_msocket \
-		vdestack_stats vdestack_cmdv; do
+		vdestack_stats vdestack_cmdv vdestack_spawn vdestack_netns; do
 	f=$(find "$DESTDIR" -path "*/man3/$p.3")
 	[ -n "$f" ] && ok "man page $p.3" || bad "man page $p.3 not installed"
 done
+f=$(find "$DESTDIR" -path "*/man1/vdestack.1")
+[ -n "$f" ] && ok "man page vdestack.1" || bad "man page vdestack.1 not installed"
 grep -q '^Requires' "$pc" && bad "vdestack.pc has a Requires: line (packages without .pc break it)"
 
 # pkg-config works and a program builds and runs with what it says
