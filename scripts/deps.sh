@@ -11,6 +11,8 @@ PKGS=(
 	binutils groff-base			# nm (export check), groff (man page check)
 	libvdeplug-dev vdeplug			# libvdeplug4 + plugins, vde_plug
 	busybox iproute2			# commands run inside the stacks
+	iperf3 iputils-ping			# interop tests: real programs in and out of stacks
+	libvdestack0				# the original library, for the interop test
 	procps util-linux passwd		# ps/pgrep, runuser, useradd
 	python3-dev python3-venv		# the Python package and its tests
 )
