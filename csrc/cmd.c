@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vds.h"
 #include "vds_python.h"
@@ -104,44 +105,91 @@ bad:
 	return -EINVAL;
 }
 
+/* bytes of a NULL-terminated string vector, or -E2BIG past max/maxc */
+static ssize_t vec_size(char *const v[], size_t max, int maxc, int *countp)
+{
+	size_t len = 0;
+	int n;
+
+	for (n = 0; v[n]; n++) {
+		len += strlen(v[n]) + 1;
+		if (len > max || n >= maxc)
+			return -E2BIG;
+	}
+	*countp = n;
+	return len;
+}
+
+static char *vec_copy(char *q, char *const v[])
+{
+	size_t l;
+
+	for (; *v; v++, q += l) {
+		l = strlen(*v) + 1;
+		memcpy(q, *v, l);
+	}
+	return q;
+}
+
 /**
- * vds_run_argv() - run one command in a stack and wait for it
+ * vds_run_argve() - run one command in a stack and wait for it
  * @st:		the stack
  * @argv:	argument vector, argv[0] an absolute path
+ * @envp:	its environment; NULL: the caller's environment now
  * @interrupted, @arg:	see vds_ctx_request()
  *
  * Return: exit status (127: could not execute, 128+N: signal N), or -errno
+ * (-E2BIG: more than VDS_ARGS_MAX bytes or VDS_ARGC_MAX strings of
+ * arguments, or more than VDS_ENV_MAX bytes or VDS_ENVC_MAX strings of
+ * environment)
  */
-int vds_run_argv(struct vds_stack *st, char *const argv[],
-		 int (*interrupted)(void *), void *arg)
+int vds_run_argve(struct vds_stack *st, char *const argv[], char *const envp[],
+		  int (*interrupted)(void *), void *arg)
 {
 	struct vds_req req = { .op = VDS_OP_EXEC, .id = st->id };
 	struct vds_rep rep;
-	size_t len = 0, l;
-	char *payload, *q;
-	int argc, ret;
+	ssize_t alen, elen;
+	char *payload;
+	int argc, envc, ret;
 
 	if (!argv || !argv[0] || argv[0][0] != '/')
 		return -EINVAL;
-	for (argc = 0; argv[argc]; argc++) {
-		len += strlen(argv[argc]) + 1;
-		if (len > VDS_ARGS_MAX || argc >= VDS_ARGC_MAX)
-			return -E2BIG;
-	}
-	payload = malloc(len);
+	if (!envp)
+		envp = environ;
+	alen = vec_size(argv, VDS_ARGS_MAX, VDS_ARGC_MAX, &argc);
+	if (alen < 0)
+		return alen;
+	elen = envp ? vec_size(envp, VDS_ENV_MAX, VDS_ENVC_MAX, &envc) : 0;
+	if (!envp)
+		envc = 0;
+	if (elen < 0)
+		return elen;
+	payload = malloc(alen + elen + 1);
 	if (!payload)
 		return -ENOMEM;
-	for (q = payload, argc = 0; argv[argc]; argc++, q += l) {
-		l = strlen(argv[argc]) + 1;
-		memcpy(q, argv[argc], l);
-	}
+	vec_copy(payload, argv);
+	if (envp)
+		vec_copy(payload + alen, envp);
 	req.a = argc;
-	req.len = len;
+	req.b = envc;
+	req.len = alen + elen;
 	ret = vds_ctx_request(st->ctx, &req, payload, &rep, NULL, 0, 0, interrupted, arg);
 	free(payload);
 	if (ret < 0)
 		return ret;
 	return rep.ret < 0 ? -rep.err : rep.ret;
+}
+
+/**
+ * vds_run_argv() - run one command in a stack, in the caller's environment
+ * @st, @argv, @interrupted, @arg:	as vds_run_argve()
+ *
+ * Return: as vds_run_argve()
+ */
+int vds_run_argv(struct vds_stack *st, char *const argv[],
+		 int (*interrupted)(void *), void *arg)
+{
+	return vds_run_argve(st, argv, NULL, interrupted, arg);
 }
 
 static int run_line(struct vdestack *h, const char *line,

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -32,6 +33,7 @@
 #include <sys/wait.h>
 
 #include "vds.h"
+#include "pidns.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -42,6 +44,8 @@
 #define H_SIGCHLD	3
 #define H_HOST		4
 
+#define H_MSTACK	(64 * 1024)
+
 #define NET_CAPS ((1ULL << CAP_NET_ADMIN) | (1ULL << CAP_NET_RAW) | \
 		  (1ULL << CAP_NET_BIND_SERVICE) | (1ULL << CAP_NET_BROADCAST))
 
@@ -50,17 +54,33 @@ struct hchan {
 	pid_t pid;		/* command running for this channel, or -1 */
 };
 
+/* per stack, beside its netns fd */
+struct hstack {
+	int pidns;		/* its PID namespace, -1 until the first command */
+	pid_t init;		/* that namespace's init, -1 none */
+	int spidfd;		/* pidfd of its stream command (host side), -1 */
+	char ifname[IFNAMSIZ];	/* its interface, "" none */
+};
+
 /* the helper's whole state; lives on its own stack */
 struct helper {
 	int ctl, ep, sigfd, hostfd;
 	int *netns;		/* id -> namespace fd, -1 free */
 	int nnetns;
+	struct hstack *stk;	/* id -> what else the helper keeps of it */
+	int selffd;		/* pidfd of the helper itself (for the inits) */
+	int rootpid;		/* PID namespace that holds the stacks' ones, or -1 */
+	int rooterr;		/* why there is none */
+	pid_t rootinit;		/* its init */
+	void *mstack;		/* stack of vds_pidns_make()'s child */
+	int curpid;		/* id whose PID namespace children go to, -1 root */
 	struct hchan *chan;
 	int nchan;
 	int curns;		/* id the helper is in now, -1: its first one */
 	int lastcap;
 	unsigned char *buf;	/* request buffer */
 	char **argv;
+	char **envp;
 };
 
 extern char **environ;
@@ -95,7 +115,7 @@ static int h_send(int fd, int ret, int err, const int *fds, int nfds)
 	struct vds_rep rep = { .ret = ret, .err = err };
 	struct iovec iov = { &rep, sizeof(rep) };
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * 2)];
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
 		struct cmsghdr align;
 	} u;
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
@@ -279,8 +299,12 @@ static void h_addstack(struct helper *h, int cfd, const struct vds_req *rq,
 	if (id == h->nnetns) {
 		size_t o = h_page(sizeof(int) * h->nnetns);
 		int n = h->nnetns ? h->nnetns * 2 : 256, j;
-		int *t = h_grow(h->netns, o, h_page(sizeof(int) * n));
+		struct hstack *k = h_grow(h->stk, h_page(sizeof(*k) * h->nnetns),
+					  h_page(sizeof(*k) * n));
+		int *t = k ? h_grow(h->netns, o, h_page(sizeof(int) * n)) : NULL;
 
+		if (k)
+			h->stk = k;
 		if (!t) {
 			h_send(cfd, -1, ENOMEM, NULL, 0);
 			return;
@@ -314,6 +338,9 @@ static void h_addstack(struct helper *h, int cfd, const struct vds_req *rq,
 	if (rq->a)
 		fds[nfds++] = ns;
 	h->netns[id] = ns;
+	h->stk[id].pidns = h->stk[id].spidfd = -1;
+	h->stk[id].init = -1;
+	memcpy(h->stk[id].ifname, ifname, IFNAMSIZ);
 	ret = h_send(cfd, id, 0, fds, nfds);
 	if (tap >= 0)
 		close(tap);
@@ -365,13 +392,15 @@ static long h_capset(uint64_t caps)
  * The helper already emptied the bounding set of everything else and set
  * securebits that stop uid 0 from regaining it (h_limit_caps), once for all.
  */
-static void h_child(int ns, char **argv, pid_t helper)
+static void h_child(int ns, char **argv, char **envp, int helperfd)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	struct pollfd alive = { .fd = helperfd, .events = POLLIN };
 	sigset_t none;
 	int c;
 
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != helper)
+	/* in its PID namespace getppid() is 0: ask the helper's pidfd */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || poll(&alive, 1, 0) != 0)
 		_exit(VDESTACK_STATUS_NOEXEC);
 	if (setns(ns, CLONE_NEWNET) < 0)
 		_exit(VDESTACK_STATUS_NOEXEC);
@@ -385,7 +414,7 @@ static void h_child(int ns, char **argv, pid_t helper)
 		if ((NET_CAPS & (1ULL << c)) &&
 		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
 			_exit(VDESTACK_STATUS_NOEXEC);
-	execve(argv[0], argv, environ);
+	execve(argv[0], argv, envp);
 	_exit(VDESTACK_STATUS_NOEXEC);
 }
 
@@ -409,39 +438,166 @@ static int h_limit_caps(int lastcap)
 	return 0;
 }
 
+/* up to max NUL-terminated strings from payload at *off, NULL after them */
+static int h_strings(const unsigned char *payload, size_t len, size_t *off,
+		     char **out, int max)
+{
+	int n = 0;
+
+	while (*off < len && n < max) {
+		const unsigned char *z = memchr(payload + *off, 0, len - *off);
+
+		if (!z)
+			break;
+		out[n++] = (char *)payload + *off;
+		*off = z - payload + 1;
+	}
+	out[n] = NULL;
+	return n;
+}
+
+/*
+ * Children of the helper are born in the root PID namespace again.  Not in
+ * the helper's own: that one belongs to the host's user namespace, and
+ * setns() back into it needs privileges the helper does not have there.
+ */
+static int h_pid_home(struct helper *h)
+{
+	int ret;
+
+	if (h->curpid < 0)
+		return 0;
+	ret = vds_pidns_for_children(h->rootpid);
+	if (ret < 0)
+		return ret;
+	h->curpid = -1;
+	return 0;
+}
+
+/*
+ * The next child of the helper is born in the PID namespace of stack id,
+ * whose init is started first if there is none (yet, or any more).
+ */
+static int h_pidns(struct helper *h, int id)
+{
+	struct hstack *k = &h->stk[id];
+	int ret;
+
+	/* no PID namespaces here: commands run as the original's did */
+	if (h->rootpid < 0)
+		return 0;
+	if (k->pidns < 0) {
+		/* a new namespace nests in the one children go to now */
+		ret = h_pid_home(h);
+		/* the init keeps this stack's netns referenced, no other */
+		if (ret == 0)
+			ret = h_enter(h, id);
+		if (ret == 0)
+			ret = vds_pidns_make(h->selffd, h->mstack, H_MSTACK, &k->pidns);
+		if (ret < 0)
+			return ret;
+		k->init = ret;
+	}
+	if (h->curpid == id)
+		return 0;
+	ret = vds_pidns_for_children(k->pidns);
+	if (ret < 0)
+		return ret;
+	h->curpid = id;
+	return 0;
+}
+
+/* the end of a stack's PID namespace: its init, and with it everything */
+static void h_pidns_end(struct helper *h, int id)
+{
+	struct hstack *k = &h->stk[id];
+
+	if (k->init > 0)
+		kill(k->init, SIGKILL);	/* reaped by h_reap() */
+	if (k->pidns >= 0)
+		close(k->pidns);
+	k->pidns = -1;
+	if (h->curpid == id)
+		h_pid_home(h);
+}
+
 static void h_exec(struct helper *h, int ci, const struct vds_req *rq,
 		   const unsigned char *payload, size_t len)
 {
-	int cfd = h->chan[ci].fd, argc = 0;
+	int cfd = h->chan[ci].fd, argc, envc, ret;
 	size_t off = 0;
-	pid_t pid, self = getpid();
+	pid_t pid;
 
 	if (rq->id < 0 || rq->id >= h->nnetns || h->netns[rq->id] < 0) {
 		h_send(cfd, -1, EBADF, NULL, 0);
 		return;
 	}
-	/* payload: argc NUL-terminated strings, checked before use */
-	while (off < len && argc < VDS_ARGC_MAX) {
-		const unsigned char *z = memchr(payload + off, 0, len - off);
-
-		if (!z)
-			break;
-		h->argv[argc++] = (char *)payload + off;
-		off = z - payload + 1;
-	}
-	if (argc == 0 || argc != rq->a || off != len || h->argv[0][0] != '/') {
+	/* payload: argc then envc NUL-terminated strings, checked before use */
+	if (rq->a < 1 || rq->a > VDS_ARGC_MAX || rq->b < 0 || rq->b > VDS_ENVC_MAX) {
 		h_send(cfd, -1, EINVAL, NULL, 0);
 		return;
 	}
-	h->argv[argc] = NULL;
+	argc = h_strings(payload, len, &off, h->argv, rq->a);
+	envc = h_strings(payload, len, &off, h->envp, rq->b);
+	if (argc == 0 || argc != rq->a || envc != rq->b || off != len ||
+	    h->argv[0][0] != '/') {
+		h_send(cfd, -1, EINVAL, NULL, 0);
+		return;
+	}
+	/* into the stack's PID namespace: nothing it starts outlives it */
+	ret = h_pidns(h, rq->id);
+	if (ret < 0) {
+		h_send(cfd, -1, -ret, NULL, 0);
+		return;
+	}
 	pid = vfork();
 	if (pid == 0)
-		h_child(h->netns[rq->id], h->argv, self);
+		h_child(h->netns[rq->id], h->argv, h->envp, h->selffd);
 	if (pid < 0) {
 		h_send(cfd, -1, errno, NULL, 0);
 		return;
 	}
 	h->chan[ci].pid = pid;
+}
+
+/* an init died: its namespace is dead, the next command makes a new one */
+static void h_init_gone(struct helper *h, pid_t pid)
+{
+	int id;
+
+	for (id = 0; id < h->nnetns; id++) {
+		if (h->stk[id].init != pid)
+			continue;
+		h->stk[id].init = -1;
+		if (h->netns[id] >= 0)
+			h_pidns_end(h, id);
+		return;
+	}
+}
+
+/* the stack's user, network and PID namespaces, as three new fds */
+static void h_nsfds(struct helper *h, int cfd, const struct vds_req *rq)
+{
+	int fds[3] = { -1, -1, -1 }, ret;
+
+	if (rq->id < 0 || rq->id >= h->nnetns || h->netns[rq->id] < 0) {
+		h_send(cfd, -1, EBADF, NULL, 0);
+		return;
+	}
+	ret = h->rootpid < 0 ? -h->rooterr : h_pidns(h, rq->id);
+	if (ret == 0) {
+		fds[0] = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+		if (fds[0] < 0)
+			ret = -errno;
+	}
+	if (ret < 0) {
+		h_send(cfd, -1, -ret, NULL, 0);
+		return;
+	}
+	fds[1] = h->netns[rq->id];
+	fds[2] = h->stk[rq->id].pidns;
+	h_send(cfd, 0, 0, fds, 3);
+	close(fds[0]);
 }
 
 static void h_reap(struct helper *h)
@@ -465,13 +621,76 @@ static void h_reap(struct helper *h)
 				break;
 			}
 		}
+		if (pid == h->rootinit)
+			h->rootinit = -1;
+		h_init_gone(h, pid);
 	}
+}
+
+/*
+ * Its interface down before the namespace goes: that flushes the
+ * interface's neighbour entries now.  The kernel's neighbour table is
+ * shared by all namespaces, and a persistent tap (h_open_tap) would keep
+ * them until the namespace's cleanup, long after.
+ */
+static void h_link_down(struct helper *h, int id)
+{
+	struct ifreq ifr;
+	int fd;
+
+	if (!h->stk[id].ifname[0] || h_enter(h, id) < 0)
+		return;
+	fd = vds_sys_socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, h->stk[id].ifname, IFNAMSIZ);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags &= ~IFF_UP;
+		ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	close(fd);
+}
+
+/* DELSTACK: what ran in it ends, its interface goes down, the ns goes */
+static void h_delstack(struct helper *h, int id)
+{
+	struct hstack *k = &h->stk[id];
+
+	h_pidns_end(h, id);
+	if (k->spidfd >= 0) {
+		close(k->spidfd);
+		k->spidfd = -1;
+	}
+	h_link_down(h, id);
+	if (h->curns == id)
+		h->curns = -1;	/* still in it: h_enter() must not skip setns */
+	close(h->netns[id]);
+	h->netns[id] = -1;
+}
+
+/*
+ * ADOPT: the pidfd of a stack's stream command, a host process the helper
+ * kills when the host dies (PR_SET_PDEATHSIG is per host thread).
+ */
+static void h_adopt(struct helper *h, int cfd, const struct vds_req *rq, int fd)
+{
+	if (fd < 0 || rq->id < 0 || rq->id >= h->nnetns || h->netns[rq->id] < 0) {
+		if (fd >= 0)
+			close(fd);
+		h_send(cfd, -1, fd < 0 ? EINVAL : EBADF, NULL, 0);
+		return;
+	}
+	if (h->stk[rq->id].spidfd >= 0)
+		close(h->stk[rq->id].spidfd);
+	h->stk[rq->id].spidfd = fd;
+	h_send(cfd, 0, 0, NULL, 0);
 }
 
 static void h_request(struct helper *h, int ci)
 {
 	int cfd = h->chan[ci].fd, fd;
-	ssize_t n = h_recv(cfd, h->buf, sizeof(struct vds_req) + VDS_ARGS_MAX, &fd);
+	ssize_t n = h_recv(cfd, h->buf, sizeof(struct vds_req) + VDS_REQ_MAX, &fd);
 	struct vds_req rq;
 	const unsigned char *payload = h->buf + sizeof(rq);
 	size_t len;
@@ -490,15 +709,22 @@ static void h_request(struct helper *h, int ci)
 		h_chan_close(h, ci);
 		return;
 	}
-	if (fd >= 0)	/* channels carry no fds towards the helper */
-		close(fd);
 	if ((size_t)n < sizeof(rq)) {
+		if (fd >= 0)
+			close(fd);
 		h_send(cfd, -1, EPROTO, NULL, 0);
 		return;
 	}
 	memcpy(&rq, h->buf, sizeof(rq));
 	len = n - sizeof(rq);
+	/* only ADOPT carries an fd towards the helper */
+	if (fd >= 0 && rq.op != VDS_OP_ADOPT) {
+		close(fd);
+		fd = -1;
+	}
 	if (rq.len != len) {
+		if (fd >= 0)
+			close(fd);
 		h_send(cfd, -1, EPROTO, NULL, 0);
 		return;
 	}
@@ -529,9 +755,14 @@ static void h_request(struct helper *h, int ci)
 			h_send(cfd, -1, EBADF, NULL, 0);
 			return;
 		}
-		close(h->netns[rq.id]);
-		h->netns[rq.id] = -1;
+		h_delstack(h, rq.id);
 		h_send(cfd, 0, 0, NULL, 0);
+		return;
+	case VDS_OP_NSFDS:
+		h_nsfds(h, cfd, &rq);
+		return;
+	case VDS_OP_ADOPT:
+		h_adopt(h, cfd, &rq, fd);
 		return;
 	case VDS_OP_SOCKET:
 		h_socket(h, cfd, &rq);
@@ -616,6 +847,38 @@ static int h_read_lastcap(void)
 	return n > 0 ? v : 63;
 }
 
+/*
+ * The root PID namespace, owned by our user namespace: the stacks' PID
+ * namespaces are made inside it.  Made now, in the host's network
+ * namespace, so that its init keeps no stack's namespace alive.  Where PID
+ * namespaces cannot be made, commands run without one (as the original's).
+ */
+static void h_pid_root(struct helper *h)
+{
+	pid_t pid = vds_pidns_root(h->selffd, &h->rootpid);
+
+	h->mstack = pid > 0 ? h_grow(NULL, 0, H_MSTACK) : NULL;
+	if (pid > 0 && h->mstack && vds_pidns_for_children(h->rootpid) == 0) {
+		h->rootinit = pid;
+		return;
+	}
+	if (pid > 0) {
+		h->rooterr = errno;
+		kill(pid, SIGKILL);
+		close(h->rootpid);
+		h->rootpid = -1;
+	} else {
+		h->rooterr = -pid;
+	}
+}
+
+/* could not start: the host's vde_addstack gets why, then we are gone */
+static void h_fail(int ctl, int err)
+{
+	h_send(ctl, -1, err ? err : EIO, NULL, 0);
+	_exit(1);
+}
+
 /**
  * vds_helper_main() - body of the helper process
  * @arg:	struct vds_helper_args, in the helper's copy of the host memory
@@ -627,7 +890,7 @@ int vds_helper_main(void *arg)
 {
 	struct vds_helper_args *a = arg;
 	struct helper h = { .ctl = -1, .ep = -1, .sigfd = -1, .hostfd = -1,
-			    .curns = -1 };
+			    .curns = -1, .selffd = -1, .rootpid = -1, .curpid = -1 };
 	struct rlimit rl;
 	sigset_t chld;
 	uid_t uid;
@@ -656,23 +919,32 @@ int vds_helper_main(void *arg)
 	sigprocmask(SIG_SETMASK, &chld, NULL);
 	/* a terminal's ^C is for the host, which decides what to cancel */
 	setpgid(0, 0);
+	/* a failure to start is told to vde_addstack with its real errno */
 	h.hostfd = syscall(SYS_pidfd_open, a->host, 0);
-	if (h.hostfd < 0 || getppid() != a->host)
-		_exit(1);
+	if (getppid() != a->host)
+		_exit(1);	/* the host is gone: nobody to tell */
+	if (h.hostfd < 0)
+		h_fail(h.ctl, errno);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	h.selffd = syscall(SYS_pidfd_open, getpid(), 0);
+	if (h.selffd < 0)
+		h_fail(h.ctl, errno);
 	h.lastcap = h_read_lastcap();
-	h.buf = h_grow(NULL, 0, h_page(sizeof(struct vds_req) + VDS_ARGS_MAX));
+	h.buf = h_grow(NULL, 0, h_page(sizeof(struct vds_req) + VDS_REQ_MAX));
 	h.argv = h_grow(NULL, 0, h_page(sizeof(char *) * (VDS_ARGC_MAX + 1)));
+	h.envp = h_grow(NULL, 0, h_page(sizeof(char *) * (VDS_ENVC_MAX + 1)));
+	if (!h.buf || !h.argv || !h.envp)
+		h_fail(h.ctl, ENOMEM);
 	h.ep = epoll_create1(EPOLL_CLOEXEC);
-	h.sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (!h.buf || !h.argv || h.ep < 0 || h.sigfd < 0 ||
+	h.sigfd = h.ep < 0 ? -1 : signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (h.sigfd < 0 ||
 	    h_epoll_add(&h, h.ctl, H_MAIN, 0) < 0 ||
 	    h_epoll_add(&h, h.sigfd, H_SIGCHLD, 0) < 0 ||
 	    h_epoll_add(&h, h.hostfd, H_HOST, 0) < 0)
-		_exit(1);
+		h_fail(h.ctl, errno);
 
 	/*
 	 * The user namespace, where we are who we were (as the original
@@ -689,10 +961,9 @@ int vds_helper_main(void *arg)
 		ok.ret = h_map("/proc/self/gid_map", gid);
 	if (ok.ret == 0)
 		ok.ret = h_limit_caps(h.lastcap);
-	if (ok.ret < 0) {
-		h_send(h.ctl, -1, -ok.ret, NULL, 0);
-		_exit(1);
-	}
+	if (ok.ret < 0)
+		h_fail(h.ctl, -ok.ret);
+	h_pid_root(&h);
 	h_send(h.ctl, 0, 0, NULL, 0);
 
 	for (;;) {
@@ -712,6 +983,13 @@ int vds_helper_main(void *arg)
 				goto out;
 			if (tag == H_SIGCHLD)
 				h_reap(&h);
+			/*
+			 * Someone killed the root init, and with it every
+			 * stack's processes: no command can run any more.  A
+			 * helper that ends is replaced for new stacks.
+			 */
+			if (h.rootpid >= 0 && h.rootinit < 0)
+				goto out;
 			if (tag == H_CHAN && (int)idx < h.nchan && h.chan[idx].fd >= 0)
 				h_request(&h, idx);
 		}
@@ -721,6 +999,17 @@ out:
 	for (i = 0; i < h.nchan; i++)
 		if (h.chan[i].fd >= 0 && h.chan[i].pid > 0)
 			h_kill(h.chan[i].pid);
+	/* and every stack's processes, and its stream command on the host */
+	if (h.rootinit > 0)
+		kill(h.rootinit, SIGKILL);
+	for (i = 0; i < h.nnetns; i++) {
+		if (h.netns[i] < 0)
+			continue;
+		if (h.stk[i].init > 0)
+			kill(h.stk[i].init, SIGKILL);
+		if (h.stk[i].spidfd >= 0)
+			syscall(SYS_pidfd_send_signal, h.stk[i].spidfd, SIGKILL, NULL, 0);
+	}
 	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
 		;
 	_exit(0);

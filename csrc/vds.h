@@ -37,6 +37,11 @@
 /* largest argument vector (bytes of strings) one command may carry */
 #define VDS_ARGS_MAX	65536
 #define VDS_ARGC_MAX	4096
+/* largest environment sent along with it (bytes of strings, count) */
+#define VDS_ENV_MAX	131072
+#define VDS_ENVC_MAX	4096
+/* largest request payload */
+#define VDS_REQ_MAX	(VDS_ARGS_MAX + VDS_ENV_MAX)
 
 /* ------------------------------------------------------------ protocol --- */
 /*
@@ -49,8 +54,10 @@ enum vds_op {
 	VDS_OP_ADDSTACK,	/* payload ifname ("" none); a: send netns fd too */
 	VDS_OP_DELSTACK,	/* id */
 	VDS_OP_SOCKET,		/* id, a b c: domain type protocol -> fd */
-	VDS_OP_EXEC,		/* id, a: argc, payload argv strings -> status */
+	VDS_OP_EXEC,		/* id, a: argc, b: envc, payload argv then envp -> status */
 	VDS_OP_CANCEL,		/* during EXEC: kill the command (no own reply) */
+	VDS_OP_NSFDS,		/* id -> fds: user, net, PID namespace */
+	VDS_OP_ADOPT,		/* id, fd: pidfd of its stream command */
 };
 
 struct vds_req {
@@ -333,6 +340,8 @@ void vds_stream_error(void *opaque, int type, char *format, ...);
 int vds_parse_cmdline(const char *line, char ***cmdsp, int absolute);
 int vds_run_argv(struct vds_stack *st, char *const argv[],
 		 int (*interrupted)(void *), void *arg);
+int vds_run_argve(struct vds_stack *st, char *const argv[], char *const envp[],
+		  int (*interrupted)(void *), void *arg);
 
 /* --------------------------------------------------------- default stack --- */
 
