@@ -49,38 +49,31 @@
 extern char **environ;
 
 /**
- * vds_nsexec_fds() - new fds of a stack's namespaces
+ * vds_nsexec_fds() - new fds of a stack's user, network and PID namespaces
  * @stack:	the stack
- * @fds:	set to the user (VDS_NS_USER), network (VDS_NS_NET) and PID
- *		(VDS_NS_PID, -1 when the stack has none) namespace fds, each
- *		close-on-exec and owned by the caller
+ * @fds:	filled as vds_nsfds() does (VDS_NS_USER, VDS_NS_NET,
+ *		VDS_NS_PID), each close-on-exec and owned by the caller
  *
- * The network namespace comes from a socket made in the stack
- * (SIOCGSKNS), the user namespace is its owner (NS_GET_USERNS): both work
- * unprivileged, for the user who made the stack.
+ * For the Python binding, which cannot include the internal headers.
  *
  * Return: 0, or -errno (-EINVAL/-EBADF for a NULL/deleted stack)
  */
-int vds_nsexec_fds(struct vdestack *stack, int fds[3])
+int vds_nsexec_fds(struct vdestack *stack, int fds[VDS_NS_COUNT])
 {
-	int s, ret = 0;
+	return vds_nsfds(stack, fds);
+}
 
-	fds[VDS_NS_USER] = fds[VDS_NS_NET] = fds[VDS_NS_PID] = -1;
+/* the network namespace alone: from a socket made in the stack */
+static int netns_fd(struct vdestack *stack)
+{
+	int s, fd, ret;
+
 	s = vde_msocket(stack, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -errno;
-	fds[VDS_NS_NET] = ioctl(s, SIOCGSKNS);
-	if (fds[VDS_NS_NET] < 0)
-		ret = -errno;
+	fd = ioctl(s, SIOCGSKNS);
+	ret = fd < 0 ? -errno : fd;
 	close(s);
-	if (ret == 0) {
-		fds[VDS_NS_USER] = ioctl(fds[VDS_NS_NET], NS_GET_USERNS);
-		if (fds[VDS_NS_USER] < 0) {
-			ret = -errno;
-			close(fds[VDS_NS_NET]);
-			fds[VDS_NS_NET] = -1;
-		}
-	}
 	return ret;
 }
 
@@ -125,7 +118,7 @@ static int limit_caps(void)
 }
 
 /* user namespace first: it gives the rights to enter the other two */
-static int join(const int fds[3])
+static int join(const int fds[VDS_NS_COUNT])
 {
 	if (setns(fds[VDS_NS_USER], CLONE_NEWUSER) < 0 ||
 	    setns(fds[VDS_NS_NET], CLONE_NEWNET) < 0)
@@ -196,7 +189,7 @@ static void __attribute__((noreturn)) forward(pid_t prog)
 
 /**
  * vds_nsexec_child() - in a fresh fork of the caller: start the program
- * @fds:	vds_nsexec_fds() of the stack
+ * @fds:	vds_nsfds() of the stack
  * @mask:	signal mask the program starts with
  *
  * To be called in a single-threaded child with every signal blocked; only
@@ -208,11 +201,14 @@ static void __attribute__((noreturn)) forward(pid_t prog)
  *
  * Return: 0 in the program's process; -errno if nothing could be started
  */
-int vds_nsexec_child(const int fds[3], const sigset_t *mask)
+int vds_nsexec_child(const int fds[VDS_NS_COUNT], const sigset_t *mask)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL }, chld;
-	pid_t pid;
-	int self, ret = join(fds);
+	pid_t pid, group = getpgrp();
+	int self, sync[2], ret = join(fds);
+	/* a group leader (setsid, process_group=0) keeps its group */
+	int leader = group == getpid();
+	char c;
 
 	if (ret == 0)
 		ret = limit_caps();
@@ -222,6 +218,19 @@ int vds_nsexec_child(const int fds[3], const sigset_t *mask)
 	self = syscall(SYS_pidfd_open, getpid(), 0);
 	if (self < 0)
 		return -errno;
+	if (pipe2(sync, O_CLOEXEC) < 0) {
+		ret = -errno;
+		close(self);
+		return ret;
+	}
+	/*
+	 * Forwarder and program never share a process group: a signal sent
+	 * to a group then reaches the program once, directly (the caller's
+	 * group, a terminal's ^C) or passed on (the forwarder's group).  The
+	 * program stays in the caller's group unless the forwarder leads it.
+	 */
+	if (!leader)
+		setpgid(0, 0);
 	/* an ignored SIGCHLD would reap the program before we see its status */
 	sigaction(SIGCHLD, &dfl, &chld);
 	pid = fork();
@@ -229,11 +238,20 @@ int vds_nsexec_child(const int fds[3], const sigset_t *mask)
 		ret = -errno;
 		sigaction(SIGCHLD, &chld, NULL);
 		close(self);
+		close(sync[0]);
+		close(sync[1]);
 		return ret;
 	}
 	if (pid == 0) {
 		struct pollfd gone = { .fd = self, .events = POLLIN };
 
+		/* until the forwarder has put us in our process group */
+		close(sync[1]);
+		while (read(sync[0], &c, 1) < 0 && errno == EINTR)
+			;
+		close(sync[0]);
+		if (leader)
+			setpgid(0, 0);
 		/*
 		 * SIGKILL is the one signal the forwarder cannot pass on:
 		 * its death ends the program (Popen.kill() works).
@@ -246,21 +264,24 @@ int vds_nsexec_child(const int fds[3], const sigset_t *mask)
 		sigprocmask(SIG_SETMASK, mask, NULL);
 		return 0;
 	}
-	syscall(SYS_close_range, 0, ~0U, 0);
+	/* the program is in a PID namespace that cannot see the group */
+	if (!leader)
+		setpgid(pid, group);
+	syscall(SYS_close_range, 0, ~0U, 0);	/* sync[1] too: go on */
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	forward(pid);
 }
 
 /**
  * vds_nsexec_enter() - vds_nsexec_child() for a subprocess.Popen preexec_fn
- * @fds:	vds_nsexec_fds() of the stack
+ * @fds:	vds_nsfds() of the stack
  *
  * Blocks every signal for the forwarder and gives the program the mask it
  * had on entry.
  *
  * Return: 0 in the program's process; -errno if nothing could be started
  */
-int vds_nsexec_enter(const int fds[3])
+int vds_nsexec_enter(const int fds[VDS_NS_COUNT])
 {
 	sigset_t all, old;
 	int ret;
@@ -273,11 +294,11 @@ int vds_nsexec_enter(const int fds[3])
 	return ret;
 }
 
-static void close_fds(int fds[3])
+static void close_fds(int fds[VDS_NS_COUNT])
 {
 	int i;
 
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < VDS_NS_COUNT; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 }
@@ -286,13 +307,13 @@ static void close_fds(int fds[3])
 static pid_t spawn(struct vdestack *stack, char *const argv[], char *const envp[])
 {
 	sigset_t all, old;
-	int fds[3], rep[2], err = 0, ret;
+	int fds[VDS_NS_COUNT], rep[2], err = 0, ret;
 	ssize_t n;
 	pid_t pid;
 
 	if (!argv || !argv[0] || argv[0][0] != '/')
 		return -EINVAL;
-	ret = vds_nsexec_fds(stack, fds);
+	ret = vds_nsfds(stack, fds);
 	if (ret < 0)
 		return ret;
 	if (pipe2(rep, O_CLOEXEC) < 0) {
@@ -368,14 +389,11 @@ VDS_EXPORT pid_t vdestack_spawn(struct vdestack *stack, char *const argv[],
  */
 VDS_EXPORT int vdestack_netns(struct vdestack *stack)
 {
-	int fds[3], ret = vds_nsexec_fds(stack, fds);
+	int ret = netns_fd(stack);
 
 	if (ret < 0) {
 		errno = -ret;
 		return -1;
 	}
-	close(fds[VDS_NS_USER]);
-	if (fds[VDS_NS_PID] >= 0)
-		close(fds[VDS_NS_PID]);
-	return fds[VDS_NS_NET];
+	return ret;
 }

@@ -10,14 +10,10 @@
 
 #include <signal.h>
 #include "vdestack.h"
+#include "nsfds.h"
 
-/* indexes into the fds[] of vds_nsexec_fds() */
-#define VDS_NS_USER	0
-#define VDS_NS_NET	1
-#define VDS_NS_PID	2
-
-int vds_nsexec_fds(struct vdestack *stack, int fds[3]);
-int vds_nsexec_child(const int fds[3], const sigset_t *mask);
-int vds_nsexec_enter(const int fds[3]);
+int vds_nsexec_fds(struct vdestack *stack, int fds[VDS_NS_COUNT]);
+int vds_nsexec_child(const int fds[VDS_NS_COUNT], const sigset_t *mask);
+int vds_nsexec_enter(const int fds[VDS_NS_COUNT]);
 
 #endif /* VDS_NSEXEC_H */

@@ -304,7 +304,7 @@ cdef class CoreStack:
 
     def nsfds(self):
         """New close-on-exec fds of the stack's (user, network, PID)
-        namespaces; the PID one is -1 when the stack has none.  The caller
+        namespaces (the PID namespace is made on first use).  The caller
         owns them."""
         cdef int fds[3]
         cdef vdestack *st = self._enter()
