@@ -338,6 +338,32 @@ static void chan_put(struct vds_ctx *ctx, int fd)
 }
 
 /**
+ * vds_ctx_give_fd() - a request that hands the helper an fd, and its reply
+ * @ctx:	context
+ * @req:	the request (no payload)
+ * @fd:		the fd; the helper gets its own copy
+ *
+ * Return: 0, or -errno (the helper's answer or the exchange's failure)
+ */
+int vds_ctx_give_fd(struct vds_ctx *ctx, const struct vds_req *req, int fd)
+{
+	struct vds_rep rep;
+	int ch = chan_get(ctx), ret;
+
+	if (ch < 0)
+		return ch;
+	ret = send_req(ch, req, NULL, fd);
+	if (ret == 0)
+		ret = recv_rep(ch, &rep);
+	if (ret < 0) {
+		close(ch);
+		return ret;
+	}
+	chan_put(ctx, ch);
+	return rep.ret < 0 ? -rep.err : 0;
+}
+
+/**
  * vds_ctx_request() - one request to the helper and its reply
  * @ctx:	context
  * @req:	the request; @req->len bytes of @payload follow it

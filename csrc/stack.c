@@ -249,6 +249,23 @@ static int stream_start(struct vds_stack *st, const char *cmdline)
 	return st->vs ? 0 : -ENOMEM;
 }
 
+/*
+ * The stream command runs on the host, as our child: if we are SIGKILLed,
+ * nothing of ours runs to end it, but the helper notices (it watches us)
+ * and kills it through this pidfd.
+ */
+static int stream_adopt(struct vds_stack *st)
+{
+	struct vds_req req = { .op = VDS_OP_ADOPT, .id = st->id };
+	int pidfd = syscall(SYS_pidfd_open, st->spid, 0), ret;
+
+	if (pidfd < 0)
+		return -errno;
+	ret = vds_ctx_give_fd(st->ctx, &req, pidfd);
+	close(pidfd);
+	return ret;
+}
+
 /* as root: can this thread enter the stack's namespace and come back? */
 static void probe_fastpath(struct vds_ctx *ctx, int netns)
 {
@@ -334,6 +351,11 @@ static int stack_new(const char *vnl, const char *ifname, struct vdestack **out)
 			close(st->netns);
 			st->netns = -1;
 		}
+	}
+	if (st->kind == VDS_KIND_STREAM) {
+		ret = stream_adopt(st);
+		if (ret < 0)
+			goto fail;
 	}
 	ret = vds_pump_add(st->ctx, st);
 	if (ret < 0)

@@ -172,6 +172,7 @@ int vds_ctx_request(struct vds_ctx *ctx, const struct vds_req *req,
 		    int *fds, int nfds, int fdflags,
 		    int (*interrupted)(void *), void *arg);
 int vds_ctx_owned(const struct vds_ctx *ctx);
+int vds_ctx_give_fd(struct vds_ctx *ctx, const struct vds_req *req, int fd);
 
 extern pthread_mutex_t vds_glock;
 
