@@ -192,7 +192,7 @@ int vds_run_argv(struct vds_stack *st, char *const argv[],
 	return vds_run_argve(st, argv, NULL, interrupted, arg);
 }
 
-static int run_line(struct vdestack *h, const char *line,
+static int run_line(struct vdestack *h, const char *line, char *const envp[],
 		    int (*interrupted)(void *), void *arg)
 {
 	struct vds_stack *st;
@@ -207,7 +207,7 @@ static int run_line(struct vdestack *h, const char *line,
 		return ret;
 	}
 	for (c = cmds; *c; ) {
-		ret = vds_run_argv(st, c, interrupted, arg);
+		ret = vds_run_argve(st, c, envp, interrupted, arg);
 		if (ret != 0)
 			break;
 		while (*c)
@@ -219,7 +219,7 @@ static int run_line(struct vdestack *h, const char *line,
 	return ret;
 }
 
-static int run_argv(struct vdestack *h, char *const argv[],
+static int run_argv(struct vdestack *h, char *const argv[], char *const envp[],
 		    int (*interrupted)(void *), void *arg)
 {
 	int ret;
@@ -227,7 +227,7 @@ static int run_argv(struct vdestack *h, char *const argv[],
 
 	if (!st)
 		return ret;
-	ret = vds_run_argv(st, argv, interrupted, arg);
+	ret = vds_run_argve(st, argv, envp, interrupted, arg);
 	vds_stack_put(st);
 	return ret;
 }
@@ -256,7 +256,7 @@ static int edge(int ret)
  */
 VDS_EXPORT int vde_stackcmd(struct vdestack *stack, char *stackcmd)
 {
-	return edge(run_line(stack, stackcmd, NULL, NULL));
+	return edge(run_line(stack, stackcmd, NULL, NULL, NULL));
 }
 
 /**
@@ -268,7 +268,22 @@ VDS_EXPORT int vde_stackcmd(struct vdestack *stack, char *stackcmd)
  */
 VDS_EXPORT int vdestack_cmdv(struct vdestack *stack, char *const argv[])
 {
-	return edge(run_argv(stack, argv, NULL, NULL));
+	return edge(run_argv(stack, argv, NULL, NULL, NULL));
+}
+
+/**
+ * vdestack_cmdve() - run one command with an explicit environment
+ * @stack:	the stack
+ * @argv:	NULL-terminated, argv[0] an absolute path
+ * @envp:	NULL-terminated environment; NULL: the caller's environment
+ *		at the time of the call
+ *
+ * Return: as vdestack_cmdv(); -1 with errno E2BIG when the arguments or the
+ * environment exceed the limits of vdestack_cmdve(3)
+ */
+VDS_EXPORT int vdestack_cmdve(struct vdestack *stack, char *const argv[], char *const envp[])
+{
+	return edge(run_argv(stack, argv, envp, NULL, NULL));
 }
 
 /**
@@ -280,7 +295,7 @@ VDS_EXPORT int vdestack_cmdv(struct vdestack *stack, char *const argv[])
  */
 VDS_EXPORT int vde_stack_onecmd(char **argv, void *stack)
 {
-	return edge(run_argv(stack, argv, NULL, NULL));
+	return edge(run_argv(stack, argv, NULL, NULL, NULL));
 }
 
 /**
@@ -293,7 +308,7 @@ VDS_EXPORT int vde_stack_onecmd(char **argv, void *stack)
 int vds_stackcmd_intr(struct vdestack *stack, const char *cmdline,
 		      int (*interrupted)(void *arg), void *arg)
 {
-	return edge(run_line(stack, cmdline, interrupted, arg));
+	return edge(run_line(stack, cmdline, NULL, interrupted, arg));
 }
 
 /**
@@ -306,5 +321,32 @@ int vds_stackcmd_intr(struct vdestack *stack, const char *cmdline,
 int vds_cmdv_intr(struct vdestack *stack, char *const argv[],
 		  int (*interrupted)(void *arg), void *arg)
 {
-	return edge(run_argv(stack, argv, interrupted, arg));
+	return edge(run_argv(stack, argv, NULL, interrupted, arg));
+}
+
+/**
+ * vds_stackcmde_intr() - vds_stackcmd_intr() with an explicit environment
+ * @stack, @cmdline:	as vde_stackcmd()
+ * @envp:	environment of every command, NULL: the caller's
+ * @interrupted, @arg:	asked on EINTR; non-zero kills the command
+ *
+ * Return: as vde_stackcmd(); -1 errno EINTR when cancelled
+ */
+int vds_stackcmde_intr(struct vdestack *stack, const char *cmdline, char *const envp[],
+		       int (*interrupted)(void *arg), void *arg)
+{
+	return edge(run_line(stack, cmdline, envp, interrupted, arg));
+}
+
+/**
+ * vds_cmdve_intr() - vdestack_cmdve() that a signal can cancel
+ * @stack, @argv, @envp:	as vdestack_cmdve()
+ * @interrupted, @arg:	asked on EINTR; non-zero kills the command
+ *
+ * Return: as vdestack_cmdve(); -1 errno EINTR when cancelled
+ */
+int vds_cmdve_intr(struct vdestack *stack, char *const argv[], char *const envp[],
+		   int (*interrupted)(void *arg), void *arg)
+{
+	return edge(run_argv(stack, argv, envp, interrupted, arg));
 }

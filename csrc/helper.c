@@ -43,6 +43,7 @@
 #define H_CHAN		2
 #define H_SIGCHLD	3
 #define H_HOST		4
+#define H_INIT		5	/* a stack's init ended (its pidfd), idx: id */
 
 #define H_MSTACK	(64 * 1024)
 
@@ -57,7 +58,7 @@ struct hchan {
 /* per stack, beside its netns fd */
 struct hstack {
 	int pidns;		/* its PID namespace, -1 until the first command */
-	pid_t init;		/* that namespace's init, -1 none */
+	int initfd;		/* pidfd of that namespace's init, -1 none */
 	int spidfd;		/* pidfd of its stream command (host side), -1 */
 	char ifname[IFNAMSIZ];	/* its interface, "" none */
 };
@@ -339,7 +340,7 @@ static void h_addstack(struct helper *h, int cfd, const struct vds_req *rq,
 		fds[nfds++] = ns;
 	h->netns[id] = ns;
 	h->stk[id].pidns = h->stk[id].spidfd = -1;
-	h->stk[id].init = -1;
+	h->stk[id].initfd = -1;
 	memcpy(h->stk[id].ifname, ifname, IFNAMSIZ);
 	ret = h_send(cfd, id, 0, fds, nfds);
 	if (tap >= 0)
@@ -474,6 +475,24 @@ static int h_pid_home(struct helper *h)
 	return 0;
 }
 
+/* the end of a stack's PID namespace: its init, and with it everything */
+static void h_pidns_end(struct helper *h, int id)
+{
+	struct hstack *k = &h->stk[id];
+
+	if (k->initfd >= 0) {
+		/* the root init reaps it, and it every process of its namespace */
+		syscall(SYS_pidfd_send_signal, k->initfd, SIGKILL, NULL, 0);
+		close(k->initfd);	/* which takes it off the epoll set */
+		k->initfd = -1;
+	}
+	if (k->pidns >= 0)
+		close(k->pidns);
+	k->pidns = -1;
+	if (h->curpid == id)
+		h_pid_home(h);
+}
+
 /*
  * The next child of the helper is born in the PID namespace of stack id,
  * whose init is started first if there is none (yet, or any more).
@@ -496,7 +515,12 @@ static int h_pidns(struct helper *h, int id)
 			ret = vds_pidns_make(h->selffd, h->mstack, H_MSTACK, &k->pidns);
 		if (ret < 0)
 			return ret;
-		k->init = ret;
+		k->initfd = ret;
+		ret = h_epoll_add(h, k->initfd, H_INIT, id);
+		if (ret < 0) {
+			h_pidns_end(h, id);
+			return ret;
+		}
 	}
 	if (h->curpid == id)
 		return 0;
@@ -505,20 +529,6 @@ static int h_pidns(struct helper *h, int id)
 		return ret;
 	h->curpid = id;
 	return 0;
-}
-
-/* the end of a stack's PID namespace: its init, and with it everything */
-static void h_pidns_end(struct helper *h, int id)
-{
-	struct hstack *k = &h->stk[id];
-
-	if (k->init > 0)
-		kill(k->init, SIGKILL);	/* reaped by h_reap() */
-	if (k->pidns >= 0)
-		close(k->pidns);
-	k->pidns = -1;
-	if (h->curpid == id)
-		h_pid_home(h);
 }
 
 static void h_exec(struct helper *h, int ci, const struct vds_req *rq,
@@ -561,18 +571,10 @@ static void h_exec(struct helper *h, int ci, const struct vds_req *rq,
 }
 
 /* an init died: its namespace is dead, the next command makes a new one */
-static void h_init_gone(struct helper *h, pid_t pid)
+static void h_init_gone(struct helper *h, int id)
 {
-	int id;
-
-	for (id = 0; id < h->nnetns; id++) {
-		if (h->stk[id].init != pid)
-			continue;
-		h->stk[id].init = -1;
-		if (h->netns[id] >= 0)
-			h_pidns_end(h, id);
-		return;
-	}
+	if (id >= 0 && id < h->nnetns && h->netns[id] >= 0)
+		h_pidns_end(h, id);
 }
 
 /* the stack's user, network and PID namespaces, as three new fds */
@@ -623,7 +625,6 @@ static void h_reap(struct helper *h)
 		}
 		if (pid == h->rootinit)
 			h->rootinit = -1;
-		h_init_gone(h, pid);
 	}
 }
 
@@ -983,6 +984,8 @@ int vds_helper_main(void *arg)
 				goto out;
 			if (tag == H_SIGCHLD)
 				h_reap(&h);
+			if (tag == H_INIT)
+				h_init_gone(&h, idx);
 			/*
 			 * Someone killed the root init, and with it every
 			 * stack's processes: no command can run any more.  A
@@ -1005,8 +1008,8 @@ out:
 	for (i = 0; i < h.nnetns; i++) {
 		if (h.netns[i] < 0)
 			continue;
-		if (h.stk[i].init > 0)
-			kill(h.stk[i].init, SIGKILL);
+		if (h.stk[i].initfd >= 0)
+			syscall(SYS_pidfd_send_signal, h.stk[i].initfd, SIGKILL, NULL, 0);
 		if (h.stk[i].spidfd >= 0)
 			syscall(SYS_pidfd_send_signal, h.stk[i].spidfd, SIGKILL, NULL, 0);
 	}

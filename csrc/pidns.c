@@ -3,14 +3,18 @@
  * pidns.c - a PID namespace per stack, so that nothing started in a stack
  * outlives it.
  *
- * The helper creates, on a stack's first command, a small init process in a
- * new PID namespace (clone(CLONE_NEWPID), fork semantics).  Commands are then
- * vforked by the helper after setns(that namespace, CLONE_NEWPID), so they
- * land in it while staying the helper's children (their exit statuses come
- * to the helper); whatever they fork or daemonize is orphaned to the init.
- * Deleting the stack kills the init, and the kernel then kills every process
- * of the namespace.  The init dies with the helper (PR_SET_PDEATHSIG), the
- * helper with its host (pidfd), so a SIGKILLed host takes all of it along.
+ * At start the helper makes a root PID namespace, owned by its user
+ * namespace, with a small init that dies with the helper
+ * (PR_SET_PDEATHSIG).  On a stack's first command it makes the stack's PID
+ * namespace inside the root one, again with a small init that only reaps
+ * orphans.  Commands are vforked by the helper after setns(CLONE_NEWPID)
+ * into the stack's namespace, so they land in it while staying the
+ * helper's children (their exit statuses come to the helper); whatever they
+ * fork or daemonize is orphaned to the stack's init.  Deleting the stack
+ * kills that init, and the kernel then kills every process of the
+ * namespace.  The helper dies with its host (pidfd), the root init with the
+ * helper, and every namespace below with the root init: a SIGKILLed host
+ * takes all of it along.
  *
  * This runs in the helper, a process cloned from a possibly threaded host:
  * system calls only, as in helper.c.
@@ -28,15 +32,20 @@
 
 #include "pidns.h"
 
-/* the init: reap orphans until killed; never returns */
-static void init_main(int helper_pidfd)
+/*
+ * The init: reap orphans until killed; never returns.  The root one dies
+ * with the helper, its parent (@pdeath); a stack's one is a child of the
+ * root one, and dies with it: when the init of a namespace dies, the kernel
+ * kills every process of that namespace and of the namespaces below it.
+ */
+static void init_main(int helper_pidfd, int pdeath)
 {
 	struct pollfd pfd = { .fd = helper_pidfd, .events = POLLIN };
 	struct timespec tick = { 1, 0 };
 	sigset_t all, chld;
 
-	/* dies with the helper, and checks it did not already die */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || poll(&pfd, 1, 0) != 0)
+	/* (and checks that the helper did not die already) */
+	if ((pdeath && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) || poll(&pfd, 1, 0) != 0)
 		_exit(0);
 	/* nothing of the helper stays open here: channels, namespaces */
 	syscall(SYS_close_range, 0, ~0U, 0);
@@ -96,7 +105,7 @@ pid_t vds_pidns_root(int helper_pidfd, int *pidnsp)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0)
-		init_main(helper_pidfd);
+		init_main(helper_pidfd, 1);
 	ns_path(path, pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -127,13 +136,16 @@ static int maker_main(void *arg)
 		_exit(1);
 	}
 	/*
-	 * The init, born as pid 1 of the new namespace, but our parent's
-	 * child (CLONE_PARENT): the helper reaps it and kills it.
+	 * The init, born as pid 1 of the new namespace.  Our child: when we
+	 * exit in a moment it goes to the init of the namespace we live in,
+	 * which reaps it.  The helper only kills it, through the pidfd.  Had
+	 * it a parent outside that namespace (the helper), its zombie would
+	 * hold up the end of the namespace until that parent (or, once the
+	 * helper is gone, whoever inherits its children) reaps it.
 	 */
-	pid = syscall(SYS_clone, CLONE_PARENT | CLONE_PIDFD | SIGCHLD, NULL,
-		      &m->pidfd, NULL, NULL);
+	pid = syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, NULL, &m->pidfd, NULL, NULL);
 	if (pid == 0)
-		init_main(m->helper_pidfd);
+		init_main(m->helper_pidfd, 0);
 	if (pid < 0) {
 		m->err = errno;
 		m->pidfd = -1;
@@ -146,42 +158,6 @@ static int maker_main(void *arg)
 	_exit(0);
 }
 
-/* the pid (in our namespace) behind a pidfd, from its fdinfo */
-static pid_t pidfd_pid(int pidfd)
-{
-	char path[48] = "/proc/self/fdinfo/", buf[512], *p;
-	char *q = path + 18, tmp[12];
-	unsigned int v = (unsigned int)pidfd;
-	int n = 0, fd;
-	ssize_t len;
-	pid_t pid = 0;
-
-	do
-		tmp[n++] = '0' + v % 10;
-	while ((v /= 10));
-	while (n)
-		*q++ = tmp[--n];
-	*q = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len <= 0)
-		return -EIO;
-	buf[len] = 0;
-	for (p = buf; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-		if (strncmp(p, "Pid:", 4))
-			continue;
-		for (p += 4; *p == ' ' || *p == '\t'; p++)
-			;
-		while (*p >= '0' && *p <= '9')
-			pid = pid * 10 + (*p++ - '0');
-		return pid > 0 ? pid : -ESRCH;
-	}
-	return -EIO;
-}
-
 /**
  * vds_pidns_make() - a new PID namespace with its init
  * @helper_pidfd:	pidfd of the calling helper; its death ends the init
@@ -192,15 +168,16 @@ static pid_t pidfd_pid(int pidfd)
  * Made as a child of the namespace the caller's children are born in, by a
  * child born there: a process can only make one below the namespace it
  * lives in, and setns(CLONE_NEWPID) has moved only the caller's children.
- * The init is the caller's child (SIGCHLD on exit) and holds the caller's
+ * The init is a child of that namespace's init, and holds the caller's
  * network namespace of the moment.
  *
- * Return: pid of the init (in the caller's namespace), or -errno
+ * Return: a close-on-exec pidfd of the init, or -errno
  */
-pid_t vds_pidns_make(int helper_pidfd, void *stack, size_t size, int *pidnsp)
+int vds_pidns_make(int helper_pidfd, void *stack, size_t size, int *pidnsp)
 {
 	struct maker m = { helper_pidfd, -1, -1, 0 };
 	pid_t pid;
+	int ret;
 
 	*pidnsp = -1;
 	/* SIGCHLD: the init's exit signal is the one of its maker */
@@ -210,19 +187,18 @@ pid_t vds_pidns_make(int helper_pidfd, void *stack, size_t size, int *pidnsp)
 		return -errno;
 	while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
 		;
-	pid = m.pidfd < 0 ? -(m.err ? m.err : EIO) : pidfd_pid(m.pidfd);
-	if (pid > 0 && m.fd < 0)
-		pid = -(m.err ? m.err : EIO);
-	if (pid < 0 && m.pidfd >= 0)	/* reaped by the helper */
-		syscall(SYS_pidfd_send_signal, m.pidfd, SIGKILL, NULL, 0);
-	if (pid < 0 && m.fd >= 0) {
-		close(m.fd);
-		m.fd = -1;
+	if (m.pidfd >= 0 && m.fd >= 0) {
+		*pidnsp = m.fd;
+		return m.pidfd;
 	}
-	if (m.pidfd >= 0)
+	ret = -(m.err ? m.err : EIO);
+	if (m.pidfd >= 0) {
+		syscall(SYS_pidfd_send_signal, m.pidfd, SIGKILL, NULL, 0);
 		close(m.pidfd);
-	*pidnsp = m.fd;
-	return pid;
+	}
+	if (m.fd >= 0)
+		close(m.fd);
+	return ret;
 }
 
 /**

@@ -71,6 +71,14 @@ int vdestack_stats(struct vdestack *stack, struct vdestack_stats *stats);
  */
 int vdestack_cmdv(struct vdestack *stack, char *const argv[]);
 
+/*
+ * vdestack_cmdv with an explicit environment for the command (envp NULL:
+ * the caller's environment at the time of the call, as vde_stackcmd and
+ * vdestack_cmdv use).  At most 128 KiB and 4096 strings of environment, and
+ * 64 KiB and 4096 strings of arguments: -1 with errno E2BIG past that.
+ */
+int vdestack_cmdve(struct vdestack *stack, char *const argv[], char *const envp[]);
+
 /* The library version, e.g. "1.0.0". */
 const char *vdestack_version(void);
 
