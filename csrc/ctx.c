@@ -376,7 +376,7 @@ int vds_ctx_call(struct vds_ctx *ctx, struct vds_call *call)
 	} else {
 		chan_put(ctx, fd);
 	}
-	if (cancelled && rep.ret >= 0)
+	if (cancelled)
 		rep.ret = -EINTR;
 	if (rep.ret < 0) {
 		for (i = 0; i < got; i++) {
