@@ -1,109 +1,20 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * cmd.c - commands in a stack: parsing vde_stackcmd's string, running argv.
- *
- * The string is split like a shell would split a simple command line, and
- * no further: ';' separates commands, blanks separate words, '...' and "..."
- * quote, a backslash escapes.  No variables, globs or redirections: the
- * commands run directly, not through a shell.  Every command is checked
- * (absolute path, balanced quotes) before the first one runs.
+ * cmd.c - commands in a stack: vde_stackcmd, vdestack_cmdv and the
+ * original's vde_stack_onecmd.  The helper vforks each command inside the
+ * stack (helper.c); the string is parsed by cmdline.c.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "vds.h"
+#include "cmdline.h"
+#include "ctx.h"
+#include "proto.h"
+#include "stack.h"
+#include "util.h"
 #include "vds_python.h"
-
-static int is_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/**
- * vds_parse_cmdline() - split a command line into argument vectors
- * @line:	"cmd args; cmd args ..."
- * @cmdsp:	set to one malloc()ed block: each command's argv ends with
- *		NULL, an extra NULL ends the list
- * @absolute:	every command must be an absolute path
- *
- * Return: the number of commands (>= 1), or -EINVAL (nothing to run,
- * unbalanced quote, a command that is not an absolute path), -ENOMEM
- */
-int vds_parse_cmdline(const char *line, char ***cmdsp, int absolute)
-{
-	size_t len = line ? strlen(line) : 0;
-	char **av, *out;
-	const char *p = line;
-	int n = 0, argc = 0, ncmds = 0, inword = 0, first = 0;
-
-	if (!line)
-		return -EINVAL;
-	av = malloc((len + 2) * sizeof(char *) + len + 1);
-	if (!av)
-		return -ENOMEM;
-	out = (char *)(av + len + 2);
-	for (;;) {
-		char c = *p;
-
-		if (c == 0 || c == ';' || is_blank(c)) {
-			if (inword) {
-				*out++ = 0;
-				inword = 0;
-				argc++;
-			}
-			if (c == 0 || c == ';') {
-				if (argc) {
-					if (absolute && av[first][0] != '/')
-						goto bad;
-					av[n++] = NULL;
-					ncmds++;
-					argc = 0;
-				}
-				if (c == 0)
-					break;
-			}
-			p++;
-			continue;
-		}
-		if (!inword) {
-			if (!argc)
-				first = n;
-			av[n++] = out;
-			inword = 1;
-		}
-		if (c == '\'') {
-			for (p++; *p && *p != '\''; )
-				*out++ = *p++;
-			if (!*p)
-				goto bad;
-			p++;
-		} else if (c == '"') {
-			for (p++; *p && *p != '"'; ) {
-				if (*p == '\\' && p[1] && strchr("\"\\$`", p[1]))
-					p++;
-				*out++ = *p++;
-			}
-			if (!*p)
-				goto bad;
-			p++;
-		} else if (c == '\\' && p[1]) {
-			p++;
-			*out++ = *p++;
-		} else {
-			*out++ = *p++;
-		}
-	}
-	if (!ncmds)
-		goto bad;
-	av[n] = NULL;
-	*cmdsp = av;
-	return ncmds;
-bad:
-	free(av);
-	return -EINVAL;
-}
 
 /* bytes of a NULL-terminated string vector, or -E2BIG past max/maxc */
 static ssize_t vec_size(char *const v[], size_t max, int maxc, int *countp)
@@ -120,7 +31,7 @@ static ssize_t vec_size(char *const v[], size_t max, int maxc, int *countp)
 	return len;
 }
 
-static char *vec_copy(char *q, char *const v[])
+static void vec_copy(char *q, char *const v[])
 {
 	size_t l;
 
@@ -128,29 +39,32 @@ static char *vec_copy(char *q, char *const v[])
 		l = strlen(*v) + 1;
 		memcpy(q, *v, l);
 	}
-	return q;
 }
 
 /**
- * vds_run_argve() - run one command in a stack and wait for it
+ * run_argv_st() - run one command in a stack and wait for it
  * @st:		the stack
  * @argv:	argument vector, argv[0] an absolute path
  * @envp:	its environment; NULL: the caller's environment now
- * @interrupted, @arg:	see vds_ctx_request()
+ * @interrupted, @arg:	see struct vds_call
+ *
+ * The environment goes with each request: a variable set between two
+ * commands is seen by the second.
  *
  * Return: exit status (127: could not execute, 128+N: signal N), or -errno
- * (-E2BIG: more than VDS_ARGS_MAX bytes or VDS_ARGC_MAX strings of
- * arguments, or more than VDS_ENV_MAX bytes or VDS_ENVC_MAX strings of
- * environment)
+ * (-E2BIG: past VDS_ARGS_MAX bytes or VDS_ARGC_MAX strings of arguments, or
+ * VDS_ENV_MAX bytes or VDS_ENVC_MAX strings of environment)
  */
-int vds_run_argve(struct vds_stack *st, char *const argv[], char *const envp[],
-		  int (*interrupted)(void *), void *arg)
+static int run_argv_st(struct vds_stack *st, char *const argv[], char *const envp[],
+		       int (*interrupted)(void *), void *arg)
 {
-	struct vds_req req = { .op = VDS_OP_EXEC, .id = st->id };
-	struct vds_rep rep;
-	ssize_t alen, elen;
+	struct vds_call call = {
+		.req = { .op = VDS_OP_EXEC, .id = st->id },
+		.interrupted = interrupted, .arg = arg,
+	};
+	ssize_t alen, elen = 0;
 	char *payload;
-	int argc, envc, ret;
+	int argc, envc = 0, ret;
 
 	if (!argv || !argv[0] || argv[0][0] != '/')
 		return -EINVAL;
@@ -159,9 +73,8 @@ int vds_run_argve(struct vds_stack *st, char *const argv[], char *const envp[],
 	alen = vec_size(argv, VDS_ARGS_MAX, VDS_ARGC_MAX, &argc);
 	if (alen < 0)
 		return alen;
-	elen = envp ? vec_size(envp, VDS_ENV_MAX, VDS_ENVC_MAX, &envc) : 0;
-	if (!envp)
-		envc = 0;
+	if (envp)
+		elen = vec_size(envp, VDS_ENV_MAX, VDS_ENVC_MAX, &envc);
 	if (elen < 0)
 		return elen;
 	payload = malloc(alen + elen + 1);
@@ -170,29 +83,16 @@ int vds_run_argve(struct vds_stack *st, char *const argv[], char *const envp[],
 	vec_copy(payload, argv);
 	if (envp)
 		vec_copy(payload + alen, envp);
-	req.a = argc;
-	req.b = envc;
-	req.len = alen + elen;
-	ret = vds_ctx_request(st->ctx, &req, payload, &rep, NULL, 0, 0, interrupted, arg);
+	call.req.a = argc;
+	call.req.b = envc;
+	call.req.len = alen + elen;
+	call.payload = payload;
+	ret = vds_ctx_call(st->ctx, &call);
 	free(payload);
-	if (ret < 0)
-		return ret;
-	return rep.ret < 0 ? -rep.err : rep.ret;
+	return ret;
 }
 
-/**
- * vds_run_argv() - run one command in a stack, in the caller's environment
- * @st, @argv, @interrupted, @arg:	as vds_run_argve()
- *
- * Return: as vds_run_argve()
- */
-int vds_run_argv(struct vds_stack *st, char *const argv[],
-		 int (*interrupted)(void *), void *arg)
-{
-	return vds_run_argve(st, argv, NULL, interrupted, arg);
-}
-
-static int run_line(struct vdestack *h, const char *line,
+static int run_line(struct vdestack *h, const char *line, char *const envp[],
 		    int (*interrupted)(void *), void *arg)
 {
 	struct vds_stack *st;
@@ -207,7 +107,7 @@ static int run_line(struct vdestack *h, const char *line,
 		return ret;
 	}
 	for (c = cmds; *c; ) {
-		ret = vds_run_argv(st, c, interrupted, arg);
+		ret = run_argv_st(st, c, envp, interrupted, arg);
 		if (ret != 0)
 			break;
 		while (*c)
@@ -219,7 +119,7 @@ static int run_line(struct vdestack *h, const char *line,
 	return ret;
 }
 
-static int run_argv(struct vdestack *h, char *const argv[],
+static int run_argv(struct vdestack *h, char *const argv[], char *const envp[],
 		    int (*interrupted)(void *), void *arg)
 {
 	int ret;
@@ -227,7 +127,7 @@ static int run_argv(struct vdestack *h, char *const argv[],
 
 	if (!st)
 		return ret;
-	ret = vds_run_argv(st, argv, interrupted, arg);
+	ret = run_argv_st(st, argv, envp, interrupted, arg);
 	vds_stack_put(st);
 	return ret;
 }
@@ -256,7 +156,7 @@ static int edge(int ret)
  */
 VDS_EXPORT int vde_stackcmd(struct vdestack *stack, char *stackcmd)
 {
-	return edge(run_line(stack, stackcmd, NULL, NULL));
+	return edge(run_line(stack, stackcmd, NULL, NULL, NULL));
 }
 
 /**
@@ -268,7 +168,22 @@ VDS_EXPORT int vde_stackcmd(struct vdestack *stack, char *stackcmd)
  */
 VDS_EXPORT int vdestack_cmdv(struct vdestack *stack, char *const argv[])
 {
-	return edge(run_argv(stack, argv, NULL, NULL));
+	return edge(run_argv(stack, argv, NULL, NULL, NULL));
+}
+
+/**
+ * vdestack_cmdve() - run one command with an explicit environment
+ * @stack:	the stack
+ * @argv:	NULL-terminated, argv[0] an absolute path
+ * @envp:	NULL-terminated environment; NULL: the caller's environment
+ *		at the time of the call
+ *
+ * Return: as vdestack_cmdv(); -1 with errno E2BIG when the arguments or the
+ * environment exceed the limits of vdestack_cmdve(3)
+ */
+VDS_EXPORT int vdestack_cmdve(struct vdestack *stack, char *const argv[], char *const envp[])
+{
+	return edge(run_argv(stack, argv, envp, NULL, NULL));
 }
 
 /**
@@ -280,7 +195,7 @@ VDS_EXPORT int vdestack_cmdv(struct vdestack *stack, char *const argv[])
  */
 VDS_EXPORT int vde_stack_onecmd(char **argv, void *stack)
 {
-	return edge(run_argv(stack, argv, NULL, NULL));
+	return edge(run_argv(stack, argv, NULL, NULL, NULL));
 }
 
 /**
@@ -293,7 +208,7 @@ VDS_EXPORT int vde_stack_onecmd(char **argv, void *stack)
 int vds_stackcmd_intr(struct vdestack *stack, const char *cmdline,
 		      int (*interrupted)(void *arg), void *arg)
 {
-	return edge(run_line(stack, cmdline, interrupted, arg));
+	return edge(run_line(stack, cmdline, NULL, interrupted, arg));
 }
 
 /**
@@ -306,5 +221,32 @@ int vds_stackcmd_intr(struct vdestack *stack, const char *cmdline,
 int vds_cmdv_intr(struct vdestack *stack, char *const argv[],
 		  int (*interrupted)(void *arg), void *arg)
 {
-	return edge(run_argv(stack, argv, interrupted, arg));
+	return edge(run_argv(stack, argv, NULL, interrupted, arg));
+}
+
+/**
+ * vds_stackcmde_intr() - vds_stackcmd_intr() with an explicit environment
+ * @stack, @cmdline:	as vde_stackcmd()
+ * @envp:	environment of every command, NULL: the caller's
+ * @interrupted, @arg:	asked on EINTR; non-zero kills the command
+ *
+ * Return: as vde_stackcmd(); -1 errno EINTR when cancelled
+ */
+int vds_stackcmde_intr(struct vdestack *stack, const char *cmdline, char *const envp[],
+		       int (*interrupted)(void *arg), void *arg)
+{
+	return edge(run_line(stack, cmdline, envp, interrupted, arg));
+}
+
+/**
+ * vds_cmdve_intr() - vdestack_cmdve() that a signal can cancel
+ * @stack, @argv, @envp:	as vdestack_cmdve()
+ * @interrupted, @arg:	asked on EINTR; non-zero kills the command
+ *
+ * Return: as vdestack_cmdve(); -1 errno EINTR when cancelled
+ */
+int vds_cmdve_intr(struct vdestack *stack, char *const argv[], char *const envp[],
+		   int (*interrupted)(void *arg), void *arg)
+{
+	return edge(run_argv(stack, argv, envp, interrupted, arg));
 }

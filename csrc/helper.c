@@ -10,6 +10,12 @@
  * One helper owns every network namespace of its host: it creates them with
  * unshare(CLONE_NEWNET), keeps their fds, setns()es between them to open
  * sockets and interfaces, and vforks the commands that run in them.
+ *
+ * It is cloned into a new user namespace and, where the kernel allows, a new
+ * PID namespace whose init it is: each stack gets a PID namespace inside
+ * that one on its first command (pidns.c), so that nothing a command starts
+ * outlives its stack, and when the helper dies the kernel ends every
+ * process of every stack.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +28,7 @@
 #include <linux/capability.h>
 #include <linux/if_tun.h>
 #include <linux/securebits.h>
+#include <net/if.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -32,19 +39,18 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "vds.h"
+#include "helper.h"
+#include "ipc.h"
 #include "pidns.h"
-
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
+#include "proto.h"
+#include "spin.h"
+#include "util.h"
+#include "vdestack.h"
 
 #define H_MAIN		1
 #define H_CHAN		2
 #define H_SIGCHLD	3
 #define H_HOST		4
-
-#define H_MSTACK	(64 * 1024)
 
 #define NET_CAPS ((1ULL << CAP_NET_ADMIN) | (1ULL << CAP_NET_RAW) | \
 		  (1ULL << CAP_NET_BIND_SERVICE) | (1ULL << CAP_NET_BROADCAST))
@@ -57,8 +63,7 @@ struct hchan {
 /* per stack, beside its netns fd */
 struct hstack {
 	int pidns;		/* its PID namespace, -1 until the first command */
-	pid_t init;		/* that namespace's init, -1 none */
-	int spidfd;		/* pidfd of its stream command (host side), -1 */
+	pid_t init;		/* that namespace's init (our child), -1 none */
 	char ifname[IFNAMSIZ];	/* its interface, "" none */
 };
 
@@ -68,22 +73,17 @@ struct helper {
 	int *netns;		/* id -> namespace fd, -1 free */
 	int nnetns;
 	struct hstack *stk;	/* id -> what else the helper keeps of it */
-	int selffd;		/* pidfd of the helper itself (for the inits) */
-	int rootpid;		/* PID namespace that holds the stacks' ones, or -1 */
-	int rooterr;		/* why there is none */
-	pid_t rootinit;		/* its init */
-	void *mstack;		/* stack of vds_pidns_make()'s child */
-	int curpid;		/* id whose PID namespace children go to, -1 root */
 	struct hchan *chan;
 	int nchan;
 	int curns;		/* id the helper is in now, -1: its first one */
 	int lastcap;
+	int selffd;		/* pidfd of the helper itself */
+	int ownpid;		/* fd of its own PID namespace; -1: none of ours */
+	int curpid;		/* id whose PID namespace children go to, -1 own */
 	unsigned char *buf;	/* request buffer */
 	char **argv;
 	char **envp;
 };
-
-extern char **environ;
 
 /* grow an mmap()ed array; the old contents move along */
 static void *h_grow(void *old, size_t oldsz, size_t newsz)
@@ -110,71 +110,29 @@ static void h_kill(pid_t pid)
 	kill(pid, SIGKILL);
 }
 
-static int h_send(int fd, int ret, int err, const int *fds, int nfds)
+/* the reply: ret >= 0 or -errno, and fds */
+static int h_send(int fd, int ret, const int *fds, int nfds)
 {
-	struct vds_rep rep = { .ret = ret, .err = err };
-	struct iovec iov = { &rep, sizeof(rep) };
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
+	struct vds_rep rep = { .ret = ret };
+	ssize_t n = vds_ipc_send(fd, &rep, sizeof(rep), NULL, 0, fds, nfds);
 
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		memset(&u, 0, sizeof(u));
-		msg.msg_control = u.buf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	do
-		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : 0;
+	return n < 0 ? (int)n : 0;
 }
 
-/* receive one message; *fdp gets a passed fd (or -1) */
+/* receive one message without waiting; *fdp gets a passed fd (or -1) */
 static ssize_t h_recv(int fd, void *buf, size_t len, int *fdp)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { buf, len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *c;
+	int nfds;
 	ssize_t n;
 
-	*fdp = -1;
-	do
-		n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	for (c = CMSG_FIRSTHDR(&msg); n >= 0 && c; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			int nf = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			int i, f;
-
-			for (i = 0; i < nf; i++) {
-				memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-				if (*fdp < 0)
-					*fdp = f;
-				else
-					close(f);
-			}
-		}
-	}
-	if (msg.msg_flags & MSG_TRUNC)
-		return -EMSGSIZE;
-	return n < 0 ? -errno : n;
+	do {
+		nfds = 1;
+		n = vds_ipc_recv(fd, buf, len, fdp, &nfds,
+				 MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	} while (n == -EINTR);
+	if (nfds == 0)
+		*fdp = -1;
+	return n;
 }
 
 static int h_epoll_add(struct helper *h, int fd, uint32_t tag, uint32_t idx)
@@ -306,7 +264,7 @@ static void h_addstack(struct helper *h, int cfd, const struct vds_req *rq,
 		if (k)
 			h->stk = k;
 		if (!t) {
-			h_send(cfd, -1, ENOMEM, NULL, 0);
+			h_send(cfd, -ENOMEM, NULL, 0);
 			return;
 		}
 		for (j = h->nnetns; j < n; j++)
@@ -315,7 +273,7 @@ static void h_addstack(struct helper *h, int cfd, const struct vds_req *rq,
 		h->nnetns = n;
 	}
 	if (unshare(CLONE_NEWNET) < 0) {
-		h_send(cfd, -1, errno, NULL, 0);
+		h_send(cfd, -errno, NULL, 0);
 		return;
 	}
 	h->curns = id;
@@ -338,10 +296,10 @@ static void h_addstack(struct helper *h, int cfd, const struct vds_req *rq,
 	if (rq->a)
 		fds[nfds++] = ns;
 	h->netns[id] = ns;
-	h->stk[id].pidns = h->stk[id].spidfd = -1;
+	h->stk[id].pidns = -1;
 	h->stk[id].init = -1;
 	memcpy(h->stk[id].ifname, ifname, IFNAMSIZ);
-	ret = h_send(cfd, id, 0, fds, nfds);
+	ret = h_send(cfd, id, fds, nfds);
 	if (tap >= 0)
 		close(tap);
 	if (ret < 0) {	/* the library is gone; forget the namespace */
@@ -353,7 +311,7 @@ fail:
 	if (ns >= 0)
 		close(ns);
 	h->curns = -1;	/* the failed namespace dies with its last reference */
-	h_send(cfd, -1, -ret, NULL, 0);
+	h_send(cfd, ret, NULL, 0);
 }
 
 static void h_socket(struct helper *h, int cfd, const struct vds_req *rq)
@@ -361,15 +319,15 @@ static void h_socket(struct helper *h, int cfd, const struct vds_req *rq)
 	int ret = h_enter(h, rq->id), fd;
 
 	if (ret < 0) {
-		h_send(cfd, -1, -ret, NULL, 0);
+		h_send(cfd, ret, NULL, 0);
 		return;
 	}
 	fd = vds_sys_socket(rq->a, rq->b | SOCK_CLOEXEC, rq->c);
 	if (fd < 0) {
-		h_send(cfd, -1, errno, NULL, 0);
+		h_send(cfd, -errno, NULL, 0);
 		return;
 	}
-	h_send(cfd, 0, 0, &fd, 1);
+	h_send(cfd, 0, &fd, 1);
 	close(fd);
 }
 
@@ -399,7 +357,7 @@ static void h_child(int ns, char **argv, char **envp, int helperfd)
 	sigset_t none;
 	int c;
 
-	/* in its PID namespace getppid() is 0: ask the helper's pidfd */
+	/* (in a PID namespace getppid() is 0: the helper's pidfd tells) */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || poll(&alive, 1, 0) != 0)
 		_exit(VDESTACK_STATUS_NOEXEC);
 	if (setns(ns, CLONE_NEWNET) < 0)
@@ -456,22 +414,32 @@ static int h_strings(const unsigned char *payload, size_t len, size_t *off,
 	return n;
 }
 
-/*
- * Children of the helper are born in the root PID namespace again.  Not in
- * the helper's own: that one belongs to the host's user namespace, and
- * setns() back into it needs privileges the helper does not have there.
- */
+/* children of the helper are born in its own PID namespace again */
 static int h_pid_home(struct helper *h)
 {
 	int ret;
 
 	if (h->curpid < 0)
 		return 0;
-	ret = vds_pidns_for_children(h->rootpid);
-	if (ret < 0)
-		return ret;
-	h->curpid = -1;
-	return 0;
+	ret = vds_pidns_for_children(h->ownpid);
+	if (ret == 0)
+		h->curpid = -1;
+	return ret;
+}
+
+/* the end of a stack's PID namespace: its init, and with it everything */
+static void h_pidns_end(struct helper *h, int id)
+{
+	struct hstack *k = &h->stk[id];
+
+	if (k->init > 0)
+		kill(k->init, SIGKILL);	/* reaped by h_reap() */
+	k->init = -1;
+	if (k->pidns >= 0)
+		close(k->pidns);
+	k->pidns = -1;
+	if (h->curpid == id)
+		h_pid_home(h);
 }
 
 /*
@@ -484,19 +452,23 @@ static int h_pidns(struct helper *h, int id)
 	int ret;
 
 	/* no PID namespaces here: commands run as the original's did */
-	if (h->rootpid < 0)
+	if (h->ownpid < 0)
 		return 0;
 	if (k->pidns < 0) {
-		/* a new namespace nests in the one children go to now */
+		/* a new namespace is made below the one children go to */
 		ret = h_pid_home(h);
 		/* the init keeps this stack's netns referenced, no other */
 		if (ret == 0)
 			ret = h_enter(h, id);
 		if (ret == 0)
-			ret = vds_pidns_make(h->selffd, h->mstack, H_MSTACK, &k->pidns);
-		if (ret < 0)
+			ret = vds_pidns_new(h->selffd, &k->pidns);
+		if (ret < 0) {
+			h->curpid = 0;	/* moved, or not: go home for sure */
+			h_pid_home(h);
 			return ret;
+		}
 		k->init = ret;
+		h->curpid = id;
 	}
 	if (h->curpid == id)
 		return 0;
@@ -507,20 +479,6 @@ static int h_pidns(struct helper *h, int id)
 	return 0;
 }
 
-/* the end of a stack's PID namespace: its init, and with it everything */
-static void h_pidns_end(struct helper *h, int id)
-{
-	struct hstack *k = &h->stk[id];
-
-	if (k->init > 0)
-		kill(k->init, SIGKILL);	/* reaped by h_reap() */
-	if (k->pidns >= 0)
-		close(k->pidns);
-	k->pidns = -1;
-	if (h->curpid == id)
-		h_pid_home(h);
-}
-
 static void h_exec(struct helper *h, int ci, const struct vds_req *rq,
 		   const unsigned char *payload, size_t len)
 {
@@ -529,75 +487,34 @@ static void h_exec(struct helper *h, int ci, const struct vds_req *rq,
 	pid_t pid;
 
 	if (rq->id < 0 || rq->id >= h->nnetns || h->netns[rq->id] < 0) {
-		h_send(cfd, -1, EBADF, NULL, 0);
+		h_send(cfd, -EBADF, NULL, 0);
 		return;
 	}
 	/* payload: argc then envc NUL-terminated strings, checked before use */
 	if (rq->a < 1 || rq->a > VDS_ARGC_MAX || rq->b < 0 || rq->b > VDS_ENVC_MAX) {
-		h_send(cfd, -1, EINVAL, NULL, 0);
+		h_send(cfd, -EINVAL, NULL, 0);
 		return;
 	}
 	argc = h_strings(payload, len, &off, h->argv, rq->a);
 	envc = h_strings(payload, len, &off, h->envp, rq->b);
-	if (argc == 0 || argc != rq->a || envc != rq->b || off != len ||
-	    h->argv[0][0] != '/') {
-		h_send(cfd, -1, EINVAL, NULL, 0);
+	if (argc != rq->a || envc != rq->b || off != len || h->argv[0][0] != '/') {
+		h_send(cfd, -EINVAL, NULL, 0);
 		return;
 	}
 	/* into the stack's PID namespace: nothing it starts outlives it */
 	ret = h_pidns(h, rq->id);
 	if (ret < 0) {
-		h_send(cfd, -1, -ret, NULL, 0);
+		h_send(cfd, ret, NULL, 0);
 		return;
 	}
 	pid = vfork();
 	if (pid == 0)
 		h_child(h->netns[rq->id], h->argv, h->envp, h->selffd);
 	if (pid < 0) {
-		h_send(cfd, -1, errno, NULL, 0);
+		h_send(cfd, -errno, NULL, 0);
 		return;
 	}
 	h->chan[ci].pid = pid;
-}
-
-/* an init died: its namespace is dead, the next command makes a new one */
-static void h_init_gone(struct helper *h, pid_t pid)
-{
-	int id;
-
-	for (id = 0; id < h->nnetns; id++) {
-		if (h->stk[id].init != pid)
-			continue;
-		h->stk[id].init = -1;
-		if (h->netns[id] >= 0)
-			h_pidns_end(h, id);
-		return;
-	}
-}
-
-/* the stack's user, network and PID namespaces, as three new fds */
-static void h_nsfds(struct helper *h, int cfd, const struct vds_req *rq)
-{
-	int fds[3] = { -1, -1, -1 }, ret;
-
-	if (rq->id < 0 || rq->id >= h->nnetns || h->netns[rq->id] < 0) {
-		h_send(cfd, -1, EBADF, NULL, 0);
-		return;
-	}
-	ret = h->rootpid < 0 ? -h->rooterr : h_pidns(h, rq->id);
-	if (ret == 0) {
-		fds[0] = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
-		if (fds[0] < 0)
-			ret = -errno;
-	}
-	if (ret < 0) {
-		h_send(cfd, -1, -ret, NULL, 0);
-		return;
-	}
-	fds[1] = h->netns[rq->id];
-	fds[2] = h->stk[rq->id].pidns;
-	h_send(cfd, 0, 0, fds, 3);
-	close(fds[0]);
 }
 
 static void h_reap(struct helper *h)
@@ -616,15 +533,43 @@ static void h_reap(struct helper *h)
 		for (i = 0; i < h->nchan; i++) {
 			if (h->chan[i].fd >= 0 && h->chan[i].pid == pid) {
 				h->chan[i].pid = -1;
-				if (h_send(h->chan[i].fd, ret, 0, NULL, 0) < 0)
+				if (h_send(h->chan[i].fd, ret, NULL, 0) < 0)
 					h_chan_close(h, i);
 				break;
 			}
 		}
-		if (pid == h->rootinit)
-			h->rootinit = -1;
-		h_init_gone(h, pid);
+		/* a stack's init that died: the next command makes a new one */
+		for (i = 0; i < h->nnetns; i++)
+			if (h->netns[i] >= 0 && h->stk[i].init == pid) {
+				h->stk[i].init = -1;
+				h_pidns_end(h, i);
+			}
 	}
+}
+
+/* the stack's user, network and PID namespaces, as three new fds */
+static void h_nsfds(struct helper *h, int cfd, const struct vds_req *rq)
+{
+	int fds[3] = { -1, -1, -1 }, ret;
+
+	if (rq->id < 0 || rq->id >= h->nnetns || h->netns[rq->id] < 0) {
+		h_send(cfd, -EBADF, NULL, 0);
+		return;
+	}
+	ret = h->ownpid < 0 ? -EOPNOTSUPP : h_pidns(h, rq->id);
+	if (ret == 0) {
+		fds[0] = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+		if (fds[0] < 0)
+			ret = -errno;
+	}
+	if (ret < 0) {
+		h_send(cfd, ret, NULL, 0);
+		return;
+	}
+	fds[1] = h->netns[rq->id];
+	fds[2] = h->stk[rq->id].pidns;
+	h_send(cfd, 0, fds, 3);
+	close(fds[0]);
 }
 
 /*
@@ -655,36 +600,10 @@ static void h_link_down(struct helper *h, int id)
 /* DELSTACK: what ran in it ends, its interface goes down, the ns goes */
 static void h_delstack(struct helper *h, int id)
 {
-	struct hstack *k = &h->stk[id];
-
 	h_pidns_end(h, id);
-	if (k->spidfd >= 0) {
-		close(k->spidfd);
-		k->spidfd = -1;
-	}
 	h_link_down(h, id);
-	if (h->curns == id)
-		h->curns = -1;	/* still in it: h_enter() must not skip setns */
 	close(h->netns[id]);
 	h->netns[id] = -1;
-}
-
-/*
- * ADOPT: the pidfd of a stack's stream command, a host process the helper
- * kills when the host dies (PR_SET_PDEATHSIG is per host thread).
- */
-static void h_adopt(struct helper *h, int cfd, const struct vds_req *rq, int fd)
-{
-	if (fd < 0 || rq->id < 0 || rq->id >= h->nnetns || h->netns[rq->id] < 0) {
-		if (fd >= 0)
-			close(fd);
-		h_send(cfd, -1, fd < 0 ? EINVAL : EBADF, NULL, 0);
-		return;
-	}
-	if (h->stk[rq->id].spidfd >= 0)
-		close(h->stk[rq->id].spidfd);
-	h->stk[rq->id].spidfd = fd;
-	h_send(cfd, 0, 0, NULL, 0);
 }
 
 static void h_request(struct helper *h, int ci)
@@ -700,7 +619,7 @@ static void h_request(struct helper *h, int ci)
 	if (n == -EMSGSIZE) {
 		if (fd >= 0)
 			close(fd);
-		h_send(cfd, -1, E2BIG, NULL, 0);
+		h_send(cfd, -E2BIG, NULL, 0);
 		return;
 	}
 	if (n <= 0) {
@@ -709,23 +628,13 @@ static void h_request(struct helper *h, int ci)
 		h_chan_close(h, ci);
 		return;
 	}
-	if ((size_t)n < sizeof(rq)) {
-		if (fd >= 0)
-			close(fd);
-		h_send(cfd, -1, EPROTO, NULL, 0);
-		return;
-	}
-	memcpy(&rq, h->buf, sizeof(rq));
-	len = n - sizeof(rq);
-	/* only ADOPT carries an fd towards the helper */
-	if (fd >= 0 && rq.op != VDS_OP_ADOPT) {
+	if ((size_t)n >= sizeof(rq))
+		memcpy(&rq, h->buf, sizeof(rq));
+	if (fd >= 0)	/* channels carry no fds towards the helper */
 		close(fd);
-		fd = -1;
-	}
-	if (rq.len != len) {
-		if (fd >= 0)
-			close(fd);
-		h_send(cfd, -1, EPROTO, NULL, 0);
+	len = n - sizeof(rq);
+	if ((size_t)n < sizeof(rq) || rq.len != len) {
+		h_send(cfd, -EPROTO, NULL, 0);
 		return;
 	}
 	if (rq.op == VDS_OP_CANCEL) {
@@ -734,7 +643,7 @@ static void h_request(struct helper *h, int ci)
 		return;
 	}
 	if (h->chan[ci].pid > 0) {	/* one request at a time */
-		h_send(cfd, -1, EBUSY, NULL, 0);
+		h_send(cfd, -EBUSY, NULL, 0);
 		return;
 	}
 	switch (rq.op) {
@@ -742,7 +651,7 @@ static void h_request(struct helper *h, int ci)
 		char name[IFNAMSIZ];
 
 		if (len >= IFNAMSIZ || memchr(payload, 0, len)) {
-			h_send(cfd, -1, EINVAL, NULL, 0);
+			h_send(cfd, -EINVAL, NULL, 0);
 			return;
 		}
 		memcpy(name, payload, len);
@@ -752,18 +661,16 @@ static void h_request(struct helper *h, int ci)
 	}
 	case VDS_OP_DELSTACK:
 		if (rq.id < 0 || rq.id >= h->nnetns || h->netns[rq.id] < 0) {
-			h_send(cfd, -1, EBADF, NULL, 0);
+			h_send(cfd, -EBADF, NULL, 0);
 			return;
 		}
 		h_delstack(h, rq.id);
-		h_send(cfd, 0, 0, NULL, 0);
+		h_send(cfd, 0, NULL, 0);
 		return;
 	case VDS_OP_NSFDS:
 		h_nsfds(h, cfd, &rq);
 		return;
-	case VDS_OP_ADOPT:
-		h_adopt(h, cfd, &rq, fd);
-		return;
+
 	case VDS_OP_SOCKET:
 		h_socket(h, cfd, &rq);
 		return;
@@ -771,7 +678,7 @@ static void h_request(struct helper *h, int ci)
 		h_exec(h, ci, &rq, payload, len);
 		return;
 	default:
-		h_send(cfd, -1, EPROTO, NULL, 0);
+		h_send(cfd, -EPROTO, NULL, 0);
 	}
 }
 
@@ -847,36 +754,129 @@ static int h_read_lastcap(void)
 	return n > 0 ? v : 63;
 }
 
-/*
- * The root PID namespace, owned by our user namespace: the stacks' PID
- * namespaces are made inside it.  Made now, in the host's network
- * namespace, so that its init keeps no stack's namespace alive.  Where PID
- * namespaces cannot be made, commands run without one (as the original's).
- */
-static void h_pid_root(struct helper *h)
-{
-	pid_t pid = vds_pidns_root(h->selffd, &h->rootpid);
-
-	h->mstack = pid > 0 ? h_grow(NULL, 0, H_MSTACK) : NULL;
-	if (pid > 0 && h->mstack && vds_pidns_for_children(h->rootpid) == 0) {
-		h->rootinit = pid;
-		return;
-	}
-	if (pid > 0) {
-		h->rooterr = errno;
-		kill(pid, SIGKILL);
-		close(h->rootpid);
-		h->rootpid = -1;
-	} else {
-		h->rooterr = -pid;
-	}
-}
-
 /* could not start: the host's vde_addstack gets why, then we are gone */
 static void h_fail(int ctl, int err)
 {
-	h_send(ctl, -1, err ? err : EIO, NULL, 0);
+	h_send(ctl, err < 0 ? err : -EIO, NULL, 0);
 	_exit(1);
+}
+
+/*
+ * Nothing of the host leaks in: only stdio, the control socket (fd 3) and
+ * the host's pidfd (fd 4).
+ */
+static void h_isolate(struct helper *h, const struct vds_helper_args *a,
+		      sigset_t *chld)
+{
+	struct pollfd host = { .events = POLLIN };
+	struct rlimit rl;
+	int ctl, hostfd, sig;
+
+	ctl = fcntl(a->ctl, F_DUPFD_CLOEXEC, 5);
+	if (ctl < 0)
+		h_fail(a->ctl, -errno);
+	hostfd = fcntl(a->hostfd, F_DUPFD_CLOEXEC, 5);
+	if (hostfd < 0)
+		h_fail(ctl, -errno);
+	if (dup3(ctl, 3, O_CLOEXEC) < 0 || dup3(hostfd, 4, O_CLOEXEC) < 0)
+		h_fail(ctl, -errno);
+	h->ctl = 3;
+	h->hostfd = host.fd = 4;
+	syscall(SYS_close_range, 5, ~0U, 0);
+	for (sig = 1; sig < 65; sig++) {
+		struct sigaction sa = { .sa_handler = SIG_DFL };
+
+		if (sig == SIGPIPE)
+			sa.sa_handler = SIG_IGN;
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL);
+	}
+	sigemptyset(chld);
+	sigaddset(chld, SIGCHLD);
+	sigprocmask(SIG_SETMASK, chld, NULL);
+	/* a terminal's ^C is for the host, which decides what to cancel */
+	setpgid(0, 0);
+	/* the host died before we started watching: nobody to serve */
+	if (poll(&host, 1, 0) != 0)
+		_exit(1);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* buffers, the epoll set of the control socket, SIGCHLD and the host */
+static void h_setup(struct helper *h, const struct vds_helper_args *a,
+		    const sigset_t *chld)
+{
+	h->lastcap = h_read_lastcap();
+	h->buf = h_grow(NULL, 0, h_page(sizeof(struct vds_req) + VDS_REQ_MAX));
+	h->argv = h_grow(NULL, 0, h_page(sizeof(char *) * (VDS_ARGC_MAX + 1)));
+	h->envp = h_grow(NULL, 0, h_page(sizeof(char *) * (VDS_ENVC_MAX + 1)));
+	if (!h->buf || !h->argv || !h->envp)
+		h_fail(h->ctl, -ENOMEM);
+	h->selffd = syscall(SYS_pidfd_open, getpid(), 0);
+	if (h->selffd < 0)
+		h_fail(h->ctl, -errno);
+	if (a->pidns) {
+		h->ownpid = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+		if (h->ownpid < 0)
+			h_fail(h->ctl, -errno);
+	}
+	h->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (h->ep < 0)
+		h_fail(h->ctl, -errno);
+	h->sigfd = signalfd(-1, chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (h->sigfd < 0 ||
+	    h_epoll_add(h, h->ctl, H_MAIN, 0) < 0 ||
+	    h_epoll_add(h, h->sigfd, H_SIGCHLD, 0) < 0 ||
+	    h_epoll_add(h, h->hostfd, H_HOST, 0) < 0)
+		h_fail(h->ctl, -errno);
+}
+
+/*
+ * The user namespace (made by the clone), where we are who we were (as the
+ * original library maps it): root stays uid 0, a user stays that user.
+ */
+static int h_userns(struct helper *h, const struct vds_helper_args *a)
+{
+	int ret = h_write("/proc/self/setgroups", "deny\n", 5);
+
+	if (ret == 0)
+		ret = h_map("/proc/self/uid_map", a->uid);
+	if (ret == 0)
+		ret = h_map("/proc/self/gid_map", a->gid);
+	if (ret == 0)
+		ret = h_limit_caps(h->lastcap);
+	return ret;
+}
+
+/* serve requests until the host goes away or closes the main socket */
+static void h_serve(struct helper *h, int spin_ns)
+{
+	int64_t busy = INT64_MIN / 2;	/* no work yet */
+
+	for (;;) {
+		struct epoll_event evs[32];
+		/* a host that just asked asks again soon: poll a moment */
+		int n = vds_epoll_spin(h->ep, evs, 32, spin_ns, &busy), i;
+
+		if (n < 0 && errno != EINTR)
+			return;
+		for (i = 0; i < n; i++) {
+			uint32_t tag = evs[i].data.u64 >> 32;
+			uint32_t idx = (uint32_t)evs[i].data.u64;
+
+			if (tag == H_HOST)
+				return;
+			if (tag == H_MAIN && h_main(h) < 0)
+				return;
+			if (tag == H_SIGCHLD)
+				h_reap(h);
+			if (tag == H_CHAN && (int)idx < h->nchan && h->chan[idx].fd >= 0)
+				h_request(h, idx);
+		}
+	}
 }
 
 /**
@@ -890,126 +890,28 @@ int vds_helper_main(void *arg)
 {
 	struct vds_helper_args *a = arg;
 	struct helper h = { .ctl = -1, .ep = -1, .sigfd = -1, .hostfd = -1,
-			    .curns = -1, .selffd = -1, .rootpid = -1, .curpid = -1 };
-	struct rlimit rl;
+			    .curns = -1, .selffd = -1, .ownpid = -1, .curpid = -1 };
 	sigset_t chld;
-	uid_t uid;
-	gid_t gid;
-	int sig, i;
-	int64_t busy = INT64_MIN / 2;	/* no work yet */
-	struct vds_rep ok = { 0, 0 };
+	int ret, i;
 
-	/* nothing of the host leaks in: only stdio and the control socket */
-	if (a->ctl != 3) {
-		if (dup3(a->ctl, 3, O_CLOEXEC) < 0)
-			_exit(1);
-	}
-	h.ctl = 3;
-	syscall(SYS_close_range, 4, ~0U, 0);
-	for (sig = 1; sig < 65; sig++) {
-		struct sigaction sa = { .sa_handler = SIG_DFL };
-
-		if (sig == SIGPIPE)
-			sa.sa_handler = SIG_IGN;
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &sa, NULL);
-	}
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	sigprocmask(SIG_SETMASK, &chld, NULL);
-	/* a terminal's ^C is for the host, which decides what to cancel */
-	setpgid(0, 0);
-	/* a failure to start is told to vde_addstack with its real errno */
-	h.hostfd = syscall(SYS_pidfd_open, a->host, 0);
-	if (getppid() != a->host)
-		_exit(1);	/* the host is gone: nobody to tell */
-	if (h.hostfd < 0)
-		h_fail(h.ctl, errno);
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	h.selffd = syscall(SYS_pidfd_open, getpid(), 0);
-	if (h.selffd < 0)
-		h_fail(h.ctl, errno);
-	h.lastcap = h_read_lastcap();
-	h.buf = h_grow(NULL, 0, h_page(sizeof(struct vds_req) + VDS_REQ_MAX));
-	h.argv = h_grow(NULL, 0, h_page(sizeof(char *) * (VDS_ARGC_MAX + 1)));
-	h.envp = h_grow(NULL, 0, h_page(sizeof(char *) * (VDS_ENVC_MAX + 1)));
-	if (!h.buf || !h.argv || !h.envp)
-		h_fail(h.ctl, ENOMEM);
-	h.ep = epoll_create1(EPOLL_CLOEXEC);
-	h.sigfd = h.ep < 0 ? -1 : signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (h.sigfd < 0 ||
-	    h_epoll_add(&h, h.ctl, H_MAIN, 0) < 0 ||
-	    h_epoll_add(&h, h.sigfd, H_SIGCHLD, 0) < 0 ||
-	    h_epoll_add(&h, h.hostfd, H_HOST, 0) < 0)
-		h_fail(h.ctl, errno);
-
+	h_isolate(&h, a, &chld);
+	h_setup(&h, a, &chld);
+	ret = h_userns(&h, a);
+	if (ret < 0)
+		h_fail(h.ctl, ret);
+	h_send(h.ctl, 0, NULL, 0);
+	h_serve(&h, a->spin_ns);
 	/*
-	 * The user namespace, where we are who we were (as the original
-	 * library maps it): root stays uid 0, a user stays that user.
+	 * The host is gone: so are its commands, reaped here, not by init.
+	 * (As the init of our PID namespace, our exit would end them anyway.)
 	 */
-	uid = geteuid();
-	gid = getegid();
-	ok.ret = unshare(CLONE_NEWUSER) < 0 ? -errno : 0;
-	if (ok.ret == 0)
-		ok.ret = h_write("/proc/self/setgroups", "deny\n", 5);
-	if (ok.ret == 0)
-		ok.ret = h_map("/proc/self/uid_map", uid);
-	if (ok.ret == 0)
-		ok.ret = h_map("/proc/self/gid_map", gid);
-	if (ok.ret == 0)
-		ok.ret = h_limit_caps(h.lastcap);
-	if (ok.ret < 0)
-		h_fail(h.ctl, -ok.ret);
-	h_pid_root(&h);
-	h_send(h.ctl, 0, 0, NULL, 0);
-
-	for (;;) {
-		struct epoll_event evs[32];
-		/* a host that just asked asks again soon: poll a moment */
-		int n = vds_epoll_spin(h.ep, evs, 32, a->spin_ns, &busy);
-
-		if (n < 0 && errno != EINTR)
-			break;
-		for (i = 0; i < n; i++) {
-			uint32_t tag = evs[i].data.u64 >> 32;
-			uint32_t idx = (uint32_t)evs[i].data.u64;
-
-			if (tag == H_HOST)
-				goto out;
-			if (tag == H_MAIN && h_main(&h) < 0)
-				goto out;
-			if (tag == H_SIGCHLD)
-				h_reap(&h);
-			/*
-			 * Someone killed the root init, and with it every
-			 * stack's processes: no command can run any more.  A
-			 * helper that ends is replaced for new stacks.
-			 */
-			if (h.rootpid >= 0 && h.rootinit < 0)
-				goto out;
-			if (tag == H_CHAN && (int)idx < h.nchan && h.chan[idx].fd >= 0)
-				h_request(&h, idx);
-		}
-	}
-out:
-	/* the host is gone: so are its commands, reaped here, not by init */
 	for (i = 0; i < h.nchan; i++)
 		if (h.chan[i].fd >= 0 && h.chan[i].pid > 0)
 			h_kill(h.chan[i].pid);
-	/* and every stack's processes, and its stream command on the host */
-	if (h.rootinit > 0)
-		kill(h.rootinit, SIGKILL);
-	for (i = 0; i < h.nnetns; i++) {
-		if (h.netns[i] < 0)
-			continue;
-		if (h.stk[i].init > 0)
+	/* and every stack's processes */
+	for (i = 0; i < h.nnetns; i++)
+		if (h.netns[i] >= 0 && h.stk[i].init > 0)
 			kill(h.stk[i].init, SIGKILL);
-		if (h.stk[i].spidfd >= 0)
-			syscall(SYS_pidfd_send_signal, h.stk[i].spidfd, SIGKILL, NULL, 0);
-	}
 	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
 		;
 	_exit(0);

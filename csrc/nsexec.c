@@ -40,7 +40,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "vds.h"
+#include "util.h"
 #include "nsexec.h"
 
 #define NET_CAPS ((1ULL << CAP_NET_ADMIN) | (1ULL << CAP_NET_RAW) | \

@@ -13,13 +13,17 @@
  * The user namespace comes first: an unprivileged caller only has the
  * capabilities to enter the other two from inside it.  Joining the PID
  * namespace moves only the children forked afterwards; they die with the
- * stack (vde_delstack() kills the namespace's init).
+ * stack (vde_delstack() kills the namespace's init).  They are the
+ * caller's children: until the caller reaps them, their namespace cannot
+ * end, and the last vde_delstack() of the process waits up to a second for
+ * the helper, which ends with it.
  */
 #include <errno.h>
-#include <fcntl.h>
 
-#include "vds.h"
+#include "ctx.h"
 #include "nsfds.h"
+#include "proto.h"
+#include "stack.h"
 
 /**
  * vds_nsfds() - new fds of a stack's user, network and PID namespaces
@@ -30,12 +34,14 @@
  * The PID namespace and its init are created if the stack had none yet.
  *
  * Return: 0, or -errno (-EINVAL NULL stack, -EBADF deleted, -ECONNRESET
- * its helper is gone)
+ * its helper is gone, -EOPNOTSUPP no PID namespaces on this system)
  */
 int vds_nsfds(struct vdestack *stack, int fds[VDS_NS_COUNT])
 {
-	struct vds_req req = { .op = VDS_OP_NSFDS };
-	struct vds_rep rep;
+	struct vds_call call = {
+		.req = { .op = VDS_OP_NSFDS },
+		.fds = fds, .nfds = VDS_NS_COUNT, .cloexec = 1,
+	};
 	struct vds_stack *st;
 	int ret, i;
 
@@ -44,11 +50,8 @@ int vds_nsfds(struct vdestack *stack, int fds[VDS_NS_COUNT])
 	st = vds_stack_get(stack, &ret);
 	if (!st)
 		return ret;
-	req.id = st->id;
-	ret = vds_ctx_request(st->ctx, &req, NULL, &rep, fds, VDS_NS_COUNT,
-			      O_CLOEXEC, NULL, NULL);
+	call.req.id = st->id;
+	ret = vds_ctx_call(st->ctx, &call);
 	vds_stack_put(st);
-	if (ret == 0 && rep.ret < 0)
-		ret = -rep.err;
-	return ret;
+	return ret < 0 ? ret : 0;
 }

@@ -7,10 +7,7 @@
 
 #include <sys/types.h>
 
-#include <stddef.h>
-
-pid_t vds_pidns_root(int helper_pidfd, int *pidnsp);
-pid_t vds_pidns_make(int helper_pidfd, void *stack, size_t size, int *pidnsp);
+pid_t vds_pidns_new(int helper_pidfd, int *pidnsp);
 int vds_pidns_for_children(int pidns);
 
 #endif /* VDS_PIDNS_H */

@@ -46,6 +46,10 @@ cdef extern from "vds_python.h" nogil:
                           int (*interrupted)(void *) noexcept nogil, void *arg)
     int vds_cmdv_intr(vdestack *stack, char **argv,
                       int (*interrupted)(void *) noexcept nogil, void *arg)
+    int vds_stackcmde_intr(vdestack *stack, const char *cmdline, char **envp,
+                           int (*interrupted)(void *) noexcept nogil, void *arg)
+    int vds_cmdve_intr(vdestack *stack, char **argv, char **envp,
+                       int (*interrupted)(void *) noexcept nogil, void *arg)
 
 
 cdef extern from "nsexec.h" nogil:

@@ -88,6 +88,25 @@ cdef int _interrupted(void *arg) noexcept nogil:
     return 0
 
 
+cdef char **_cvector(object items) except? NULL:
+    """A malloc()ed NULL-terminated vector over a list of bytes, or NULL
+    for None.  The bytes objects must outlive it (the caller holds them)."""
+    cdef Py_ssize_t n, i
+    cdef char **v
+    if items is None:
+        return NULL
+    if not isinstance(items, list) or not all(isinstance(x, bytes) for x in items):
+        raise TypeError("env must be a list of bytes")
+    n = len(items)
+    v = <char **>malloc((n + 1) * sizeof(char *))
+    if v == NULL:
+        raise MemoryError()
+    for i in range(n):
+        v[i] = <bytes>items[i]
+    v[n] = NULL
+    return v
+
+
 cdef class CoreStack:
     """One stack of the C core: ``vde_addstack(vnl, ifname)``.
 
@@ -189,14 +208,15 @@ cdef class CoreStack:
         if self._busy == 0:
             self._free()
 
-    def cmd(self, command):
+    def cmd(self, command, env=None):
         """Run ';'-separated commands (full paths) in the stack.
 
+        env: None (the process's environment now) or a list of b"NAME=value".
         Returns the exit status of the first command that failed, 0 if all
         succeeded (127: cannot execute, 128+N: killed by signal N).  Raises
-        OSError on failure (EINVAL for a relative path or an empty line) and
-        whatever a signal handler raised while the command ran (the command
-        is then killed).
+        OSError on failure (EINVAL for a relative path or an empty line,
+        E2BIG for an environment past the limit) and whatever a signal
+        handler raised while the command ran (the command is then killed).
         """
         cdef bytes b = _cstring(command, "command")
         cdef const char *c = b
@@ -204,13 +224,15 @@ cdef class CoreStack:
         cdef vdestack *st
         cdef int rc = -1
         cdef int err = 0
+        cdef char **cenv = _cvector(env)
         st = self._enter()
         try:
             with nogil:
-                rc = vds_stackcmd_intr(st, c, _interrupted, <void *>intr)
+                rc = vds_stackcmde_intr(st, c, cenv, _interrupted, <void *>intr)
                 err = errno
         finally:
             self._leave()
+            free(cenv)
         if intr.exc is not None:
             exc, intr.exc = intr.exc, None
             raise exc
@@ -218,12 +240,12 @@ cdef class CoreStack:
             _raise_errno(err, f"cannot run command {os.fsdecode(b)!r}")
         return rc
 
-    def cmdv(self, argv):
+    def cmdv(self, argv, env=None):
         """Run one command given as an argument vector (argv[0] a full path).
 
-        No parsing of quotes or ';'.  Same return value and errors as cmd();
-        TypeError unless argv is a list or tuple of str/bytes, ValueError if
-        it is empty.
+        No parsing of quotes or ';'.  env as for cmd().  Same return value
+        and errors as cmd(); TypeError unless argv is a list or tuple of
+        str/bytes, ValueError if it is empty.
         """
         if not isinstance(argv, (list, tuple)):
             raise TypeError(f"argv must be a list or tuple of str, not {type(argv).__name__}")
@@ -238,21 +260,24 @@ cdef class CoreStack:
         cdef vdestack *st
         cdef int rc = -1
         cdef int err = 0
+        cdef char **cenv = NULL
         if cargv == NULL:
             raise MemoryError()
         try:
             for i in range(n):
                 cargv[i] = <bytes>args[i]
             cargv[n] = NULL
+            cenv = _cvector(env)
             st = self._enter()
             try:
                 with nogil:
-                    rc = vds_cmdv_intr(st, cargv, _interrupted, <void *>intr)
+                    rc = vds_cmdve_intr(st, cargv, cenv, _interrupted, <void *>intr)
                     err = errno
             finally:
                 self._leave()
         finally:
             free(cargv)
+            free(cenv)
         if intr.exc is not None:
             exc, intr.exc = intr.exc, None
             raise exc

@@ -7,7 +7,7 @@ import os
 import socket as _socket
 import subprocess
 import warnings
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _core, _default, _process
 from ._socket import StackSocket
@@ -25,6 +25,32 @@ def _text(value: Any) -> Optional[str]:
         return os.fsdecode(value)
     except TypeError:
         return None                 # _core raises the TypeError
+
+
+def _env_list(env: Optional[Mapping[Any, Any]]) -> Optional[List[bytes]]:
+    """``env`` as the ``NAME=value`` byte strings of a C environment.
+
+    None stays None (the process's environment at the time of the call).
+    Names and values are str or bytes (str encoded as the file system
+    encoding does); ValueError for a name that is empty or has ``=``, or a
+    NUL anywhere, TypeError for anything else (as :mod:`subprocess` does).
+    """
+    if env is None:
+        return None
+    if not isinstance(env, Mapping):
+        raise TypeError(f"env must be a mapping of str or bytes, not {type(env).__name__}")
+    out = []
+    for name, value in env.items():
+        if not isinstance(name, (str, bytes)) or not isinstance(value, (str, bytes)):
+            raise TypeError(f"env names and values must be str or bytes, not "
+                            f"{type(name).__name__}: {type(value).__name__}")
+        bname, bvalue = os.fsencode(name), os.fsencode(value)
+        if not bname or b"=" in bname:
+            raise ValueError(f"illegal environment variable name {name!r}")
+        if b"\0" in bname or b"\0" in bvalue:
+            raise ValueError(f"embedded null byte in environment variable {name!r}")
+        out.append(bname + b"=" + bvalue)
+    return out
 
 
 class Stack:
@@ -127,7 +153,7 @@ class Stack:
 
     # -- commands -------------------------------------------------------------
 
-    def cmd(self, command: PathType) -> int:
+    def cmd(self, command: PathType, env: Optional[Mapping[Any, Any]] = None) -> int:
         """Run ``;``-separated commands in the stack and return the status.
 
         Each command is given by its full path; quotes and backslashes work
@@ -142,21 +168,32 @@ class Stack:
         wait releases the GIL and is interruptible: Ctrl-C kills the
         command and raises KeyboardInterrupt.
 
+        ``env`` is the commands' environment, a mapping as for
+        :mod:`subprocess`; None (the default) passes the process's
+        environment at the time of the call (``os.environ`` as it is now).
+        At most 128 KiB of it: OSError E2BIG past that.
+
+        The commands run in the stack's own PID namespace: whatever they
+        leave running (in the background, daemonized) is killed when the
+        stack is closed or the program dies.
+
         Example: ``s.cmd("/bin/busybox ip addr add 10.0.0.1/24 dev vde0;
         /bin/busybox ip link set vde0 up")``
         """
-        return self._open_core().cmd(command)
+        return self._open_core().cmd(command, _env_list(env))
 
-    def cmdv(self, argv: Sequence[PathType]) -> int:
+    def cmdv(self, argv: Sequence[PathType],
+             env: Optional[Mapping[Any, Any]] = None) -> int:
         """Run one command given as an argument list, without any parsing.
 
-        ``argv[0]`` is the full path of the program.  Same statuses and
-        errors as :meth:`cmd`; TypeError unless ``argv`` is a list or tuple
-        of str/bytes, ValueError if it is empty.
+        ``argv[0]`` is the full path of the program; ``env`` as for
+        :meth:`cmd`.  Same statuses and errors as :meth:`cmd`; TypeError
+        unless ``argv`` is a list or tuple of str/bytes, ValueError if it
+        is empty.
         """
         if not isinstance(argv, (list, tuple)):
             raise TypeError(f"argv must be a list or tuple of str, not {type(argv).__name__}")
-        return self._open_core().cmdv(list(argv))
+        return self._open_core().cmdv(list(argv), _env_list(env))
 
     # -- programs -------------------------------------------------------------
 
