@@ -246,7 +246,16 @@ def test_stack_and_kernel_netns_tap(make_stack, netns, switch, www) -> None:
 # -- two hosts ---------------------------------------------------------------------
 
 PEER = textwrap.dedent("""
-    import hashlib, socket, sys, time, vdestack
+    import socket, struct, sys, time, vdestack
+
+    def recv_exactly(sock, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = sock.recv(min(n - len(buf), 65536))
+            assert chunk, f"EOF after {len(buf)} of {n} bytes"
+            buf += chunk
+        return buf
+
     vnl, ip, role = sys.argv[1], sys.argv[2], sys.argv[3]
     with vdestack.Stack(vnl) as s:
         # room for the encapsulation (vxvde, udp) in the hosts' 1500 bytes
@@ -260,19 +269,15 @@ PEER = textwrap.dedent("""
             lsock.settimeout(60)
             conn, addr = lsock.accept()
             conn.settimeout(30)
-            data = b""
-            while True:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-            # the answer: who sent what, as the server saw it
-            conn.sendall(f"{addr[0]} {len(data)} {hashlib.sha256(data).hexdigest()}".encode())
-            conn.shutdown(socket.SHUT_WR)
-            # the stack goes when we exit: first let the client read it all
+            n, = struct.unpack("!Q", recv_exactly(conn, 8))
+            data = recv_exactly(conn, n)
+            # the answer: who sent it, as the server saw it, and the data reversed
+            peer = addr[0].encode()
+            conn.sendall(struct.pack("!B", len(peer)) + peer + data[::-1])
+            # the stack goes when we exit: wait until the client read it all
             assert conn.recv(1) == b""
             conn.close()
-            print(f"peer {addr[0]} bytes {len(data)}", flush=True)
+            print(f"peer {addr[0]} bytes {n}", flush=True)
         else:
             payload = bytes(range(256)) * 4096
             deadline = time.monotonic() + 30
@@ -288,18 +293,13 @@ PEER = textwrap.dedent("""
                         raise
                     time.sleep(0.2)
             c.settimeout(30)
-            c.sendall(payload)
-            c.shutdown(socket.SHUT_WR)
-            back = b""
-            while True:
-                chunk = c.recv(65536)
-                if not chunk:
-                    break
-                back += chunk
+            c.sendall(struct.pack("!Q", len(payload)) + payload)
+            peer = recv_exactly(c, recv_exactly(c, 1)[0]).decode()
+            back = recv_exactly(c, len(payload))
             c.close()
-            want = f"{ip} {len(payload)} {hashlib.sha256(payload).hexdigest()}"
-            assert back.decode() == want, (back, want)
-            print(f"ok {len(payload)}", flush=True)
+            assert peer == ip, peer
+            assert back == payload[::-1], "the reply differs"
+            print(f"ok {len(back)}", flush=True)
 """)
 
 
@@ -321,8 +321,8 @@ def two_hosts(netns) -> Any:
 @pytest.mark.parametrize("kind", ["vxvde", "udp"])
 def test_two_hosts(two_hosts, tmp_path, kind) -> None:
     """One process per host, each with a stack on the same vxvde group (or
-    a udp:// link between the hosts): 1 MiB goes across, the server
-    answers with the sender's address, the length and the SHA-256 it saw."""
+    a udp:// link between the hosts): 1 MiB goes across and comes back
+    reversed, with the client's address as the server saw it."""
     a, b = two_hosts
     script = tmp_path / "peer.py"
     script.write_text(PEER)
