@@ -346,3 +346,134 @@ VT_TEST(stuck_stream_stalls_only_itself, 90)
 	vde_delstack(a);
 	vde_delstack(b);
 }
+
+/* ------------------------------------------------------ leftover paths --- */
+
+/* a host child opens vnl (and a second stack on vnl2), then is SIGKILLed */
+static void open_and_die(const char *vnl, const char *vnl2)
+{
+	int sync[2];
+	char c;
+	pid_t pid;
+
+	REQUIRE(pipe(sync) == 0, "pipe");
+	fflush(stdout);
+	pid = fork();
+	REQUIRE(pid >= 0, "fork");
+	if (pid == 0) {
+		struct vdestack *s = vde_addstack((char *)vnl, NULL);
+		struct vdestack *t = vnl2 ? vde_addstack((char *)vnl2, NULL) : NULL;
+
+		if (!s || (vnl2 && !t))
+			_exit(1);
+		if (write(sync[1], "r", 1) != 1)
+			_exit(2);
+		for (;;)
+			pause();
+	}
+	close(sync[1]);
+	REQUIRE(read(sync[0], &c, 1) == 1, "a host child opened %s%s%s", vnl, vnl2 ? " and " : "",
+			vnl2 ? vnl2 : "");
+	close(sync[0]);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	for (int i = 0; i < 100; i++) {	/* its helper and switch thread go too */
+		pid_t kids[4];
+		if (own_children(kids, 4) == 0)
+			break;
+		vt_reap();
+		vt_sleep(0.01);
+	}
+}
+
+static int is_sock(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 && S_ISSOCK(sb.st_mode);
+}
+
+VT_TEST(stale_switch_reclaimed, 60)
+{
+	char sw[2 * VT_MAXPATH], vde[2 * VT_MAXPATH], why[256];
+	char *dir = vt_path("sw"), *ctl = vt_path("sw/ctl");
+
+	snprintf(sw, sizeof(sw), "switch://%s", dir);
+	snprintf(vde, sizeof(vde), "vde://%s", dir);
+	open_and_die(sw, vde);
+	CHECK(is_sock(ctl), "the SIGKILLed owner left %s behind", ctl);
+	struct vdestack *a = vt_stack(sw, NULL, "10.80.0.1/24");
+	CHECK(a != NULL, "switch:// on the same path opens again");
+	struct vdestack *b = vt_stack(vde, NULL, "10.80.0.2/24");
+	CHECK(b != NULL, "and vde:// joins it");
+	REQUIRE(a && b, "both stacks");
+	CHECK(vt_tcp_echo(a, b, "10.80.0.1", 7780, 200000, why, sizeof(why)),
+			"200 kB echoed across the reclaimed switch %s", why);
+	vde_delstack(b);
+	vde_delstack(a);
+	CHECK(access(dir, F_OK) < 0, "closed, the switch removed its directory");
+}
+
+VT_TEST(live_switch_not_stolen, 60)
+{
+	char sw[2 * VT_MAXPATH], vde[2 * VT_MAXPATH], why[256];
+	char *dir = vt_path("sw"), *ext = vt_path("ext"), *ctl = vt_path("ext/ctl");
+	struct vdestack *s;
+	int e;
+
+	snprintf(sw, sizeof(sw), "switch://%s", dir);
+	snprintf(vde, sizeof(vde), "vde://%s", dir);
+	/* our own live switch */
+	struct vdestack *a = vt_stack(sw, NULL, "10.80.0.1/24");
+	REQUIRE(a != NULL, "a switch:// stack");
+	errno = 0;
+	s = vde_addstack(sw, NULL);
+	e = errno;
+	CHECK(!s && e == EEXIST, "a second switch:// on its path fails: %s", strerror(e));
+	vde_delstack(s);
+	struct vdestack *b = vt_stack(vde, NULL, "10.80.0.2/24");
+	REQUIRE(b != NULL, "a vde:// member");
+	CHECK(vt_tcp_echo(a, b, "10.80.0.1", 7781, 200000, why, sizeof(why)),
+			"the first switch still carries traffic %s", why);
+	vde_delstack(b);
+	vde_delstack(a);
+
+	/* another program's live switch */
+	pid_t sp = vt_switch_start(ext);
+	REQUIRE(sp > 0 && vt_wait_path(ctl, 10), "vde_plug's switch at %s", ext);
+	snprintf(sw, sizeof(sw), "switch://%s", ext);
+	errno = 0;
+	s = vde_addstack(sw, NULL);
+	e = errno;
+	CHECK(!s && e == EEXIST, "switch:// on another program's live switch fails: %s",
+			strerror(e));
+	vde_delstack(s);
+	CHECK(vt_alive(sp) && is_sock(ctl), "that switch and its socket are untouched");
+	snprintf(vde, sizeof(vde), "vde://%s", ext);
+	a = vt_stack(vde, NULL, "10.80.0.1/24");
+	b = vt_stack(vde, NULL, "10.80.0.2/24");
+	REQUIRE(a && b, "two members of it");
+	CHECK(vt_tcp_echo(a, b, "10.80.0.1", 7782, 200000, why, sizeof(why)),
+			"and it carries traffic %s", why);
+	vde_delstack(a);
+	vde_delstack(b);
+	vt_kill(sp, SIGTERM);
+}
+
+VT_TEST(stale_ptp_reopened, 60)
+{
+	char vnl[2 * VT_MAXPATH], why[256];
+	char *path = vt_path("link");
+
+	snprintf(vnl, sizeof(vnl), "ptp://%s", path);
+	open_and_die(vnl, NULL);
+	CHECK(is_sock(path), "the SIGKILLed owner left %s behind", path);
+	struct vdestack *a = vt_stack(vnl, NULL, "10.80.0.1/24");
+	struct vdestack *b = vt_stack(vnl, NULL, "10.80.0.2/24");
+	REQUIRE(a && b, "ptp:// on the same path links two new stacks");
+	CHECK(vt_tcp_echo(a, b, "10.80.0.1", 7783, 200000, why, sizeof(why)),
+			"200 kB echoed over it %s", why);
+	vde_delstack(a);
+	vde_delstack(b);
+	CHECK(access(path, F_OK) < 0, "closed, nothing is left at the path");
+}
