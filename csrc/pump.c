@@ -168,8 +168,14 @@ static uint32_t vds_now_ms(void)
 
 static int emit_vde(struct vds_stack *st, const void *f, size_t n)
 {
-	if (vde_send(st->conn, f, n, 0) >= 0)
+	if (vde_send(st->conn, f, n, 0) >= 0) {
+		if (st->stats.peer_lost)
+			st->stats.peer_lost = 0;
 		return 0;
+	}
+	/* a datagram link's other end is gone (ptp://): only a send tells */
+	if (st->data_dgram && (errno == ENOTCONN || errno == ECONNREFUSED))
+		st->stats.peer_lost = 1;
 	if ((errno == EAGAIN || errno == ENOBUFS) && st->data_drain)
 		return -EAGAIN;
 	return -errno;
@@ -300,6 +306,7 @@ static void from_vde(struct vds_pump_stack *ps, unsigned char *buf)
 				hangup(ps);
 				return;
 			}
+			st->stats.rx_empty++;
 			continue;
 		}
 		if (vds_frame_ok(st, n))

@@ -33,7 +33,9 @@ cdef extern from "vdestack.h" nogil:
         uint64_t rx_runt
         uint64_t rx_oversize
         uint32_t hung_up
-        uint32_t reserved[7]
+        uint32_t peer_lost
+        uint64_t rx_empty
+        uint32_t reserved[4]
 
     int vdestack_stats(vdestack *stack, vdestack_stats_t *stats)
     int vdestack_cmdv(vdestack *stack, char **argv)

@@ -23,7 +23,7 @@ cdef int _SOCK_CLOEXEC = _socket.SOCK_CLOEXEC
 # Keys of the dict returned by CoreStack.stats(), in struct order.
 STATS_FIELDS = ("tx_frames", "tx_bytes", "rx_frames", "rx_bytes",
                 "tx_dropped", "rx_dropped", "rx_runt", "rx_oversize",
-                "hung_up")
+                "hung_up", "peer_lost", "rx_empty")
 
 IFNAMSIZ = 16                      # interface names: at most 15 bytes
 STATUS_NOEXEC = VDESTACK_STATUS_NOEXEC
@@ -208,6 +208,17 @@ cdef class CoreStack:
         if self._busy == 0:
             self._free()
 
+    def shutdown(self):
+        """Delete the stack now, even while another thread is inside a call.
+
+        The core keeps what that call needs (the call ends normally, with
+        the stack's network already gone); its VDE connection closes at
+        once, removing ptp/switch files.  For the end of the interpreter,
+        when such a thread will never come back.
+        """
+        self._closing = True
+        self._free()
+
     def cmd(self, command, env=None):
         """Run ';'-separated commands (full paths) in the stack.
 
@@ -346,7 +357,8 @@ cdef class CoreStack:
             "rx_frames": s.rx_frames, "rx_bytes": s.rx_bytes,
             "tx_dropped": s.tx_dropped, "rx_dropped": s.rx_dropped,
             "rx_runt": s.rx_runt, "rx_oversize": s.rx_oversize,
-            "hung_up": s.hung_up,
+            "hung_up": s.hung_up, "peer_lost": s.peer_lost,
+            "rx_empty": s.rx_empty,
         }
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import operator
 import os
 import socket as _socket
 import warnings
+import weakref
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _core, _default
@@ -52,6 +54,27 @@ def _env_list(env: Optional[Mapping[Any, Any]]) -> Optional[List[bytes]]:
     return out
 
 
+# every Stack not yet collected, for _close_at_exit()
+_live: "weakref.WeakSet[Stack]" = weakref.WeakSet()
+
+
+def _close_at_exit() -> None:
+    """Delete the stacks still open when the interpreter ends.
+
+    A thread that is still inside :meth:`Stack.cmd` (a daemon thread the
+    interpreter will not wait for) would otherwise keep its stack, and the
+    ``ptp://``/``switch://`` files of its VDE connection, until the process
+    is gone and nobody is left to remove them.
+    """
+    for stack in list(_live):
+        core = stack._core
+        if core is not None and not core.closed and core.owner_pid == os.getpid():
+            core.shutdown()
+
+
+atexit.register(_close_at_exit)
+
+
 class Stack:
     """A private network stack: a network namespace linked to a VDE network.
 
@@ -79,6 +102,7 @@ class Stack:
                  ifname: Optional[StrOrBytes] = None) -> None:
         self._core: Optional[_core.CoreStack] = None
         self._core = _core.CoreStack(vnl, ifname)
+        _live.add(self)
         self._vnl = _text(vnl)
         if ifname is not None:
             self._ifname: Optional[str] = _text(ifname)
@@ -235,6 +259,8 @@ class Stack:
 
         Keys: tx_frames, tx_bytes (interface -> VDE), rx_frames, rx_bytes
         (VDE -> interface), tx_dropped, rx_dropped, rx_runt, rx_oversize,
-        hung_up (1 once the VDE side went away).
+        hung_up (1 once the VDE side went away), peer_lost (1 while sends on
+        a ptp:// link find no peer), rx_empty (zero-length datagrams
+        received).
         """
         return self._open_core().stats()

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <libvdeplug.h>
 
 #include "vt.h"
 
@@ -476,4 +478,85 @@ VT_TEST(stale_ptp_reopened, 60)
 	vde_delstack(a);
 	vde_delstack(b);
 	CHECK(access(path, F_OK) < 0, "closed, nothing is left at the path");
+}
+
+/* --------------------------------------------------------- counters --- */
+
+/* the layout of version 1.0: new fields took reserved ones */
+_Static_assert(sizeof(struct vdestack_stats) == 96, "struct vdestack_stats keeps its size");
+_Static_assert(offsetof(struct vdestack_stats, hung_up) == 64 &&
+	       offsetof(struct vdestack_stats, peer_lost) == 68 &&
+	       offsetof(struct vdestack_stats, rx_empty) == 72 &&
+	       offsetof(struct vdestack_stats, reserved) == 80,
+	       "struct vdestack_stats keeps its layout");
+
+static struct vdestack_stats stats_of(struct vdestack *s)
+{
+	struct vdestack_stats st;
+
+	memset(&st, 0, sizeof(st));
+	vdestack_stats(s, &st);
+	return st;
+}
+
+VT_TEST(empty_datagrams_and_lost_peer, 60)
+{
+	char vnl[2 * VT_MAXPATH];
+	struct vdestack_stats st;
+	VDECONN *peer;
+	int fd, rc;
+
+	snprintf(vnl, sizeof(vnl), "ptp://%s/link", vt_dir);
+	struct vdestack *s = vt_stack(vnl, NULL, "10.82.0.1/24");
+	REQUIRE(s != NULL, "a stack on a ptp link");
+	peer = vde_open(vnl, "vdstest", NULL);
+	REQUIRE(peer != NULL, "the test holds the other end");
+	fd = vde_datafd(peer);
+	/* three zero-length datagrams, then a real frame from the peer */
+	for (int i = 0; i < 3; i++)
+		CHECK(send(fd, "", 0, 0) == 0, "an empty datagram sent");
+	const char *ip = vt_which("ip");
+	REQUIRE(ip != NULL, "iproute2's ip");
+	rc = vt_cmd(s, "%s neigh add 10.82.0.2 lladdr 02:00:00:82:00:02 dev vde0", ip);
+	REQUIRE(rc == 0, "a static neighbour (rc %d)", rc);
+	for (int i = 0; i < 100 && stats_of(s).rx_empty < 3; i++)
+		vt_sleep(0.01);
+	st = stats_of(s);
+	CHECK(st.rx_empty == 3 && st.hung_up == 0,
+			"3 zero-length datagrams counted (rx_empty %llu), no hang-up (%u)",
+			(unsigned long long)st.rx_empty, st.hung_up);
+	/* frames to the peer go through while it is there */
+	int u = vde_msocket(s, AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
+	inet_pton(AF_INET, "10.82.0.2", &to.sin_addr);
+	REQUIRE(u >= 0, "a socket in the stack");
+	char buf[2048];
+	CHECK(sendto(u, "one", 3, 0, (struct sockaddr *)&to, sizeof(to)) == 3, "a datagram out");
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	CHECK(poll(&pfd, 1, 5000) == 1 && vde_recv(peer, buf, sizeof(buf), 0) > 42,
+			"and the peer got its frame");
+	CHECK(stats_of(s).peer_lost == 0, "peer_lost 0 while the peer is there");
+	/* the peer goes: the next frames find nobody */
+	vde_close(peer);
+	for (int i = 0; i < 50 && !stats_of(s).peer_lost; i++) {
+		sendto(u, "two", 3, 0, (struct sockaddr *)&to, sizeof(to));
+		vt_sleep(0.02);
+	}
+	st = stats_of(s);
+	CHECK(st.peer_lost == 1 && st.tx_dropped > 0,
+			"after the peer closed, the stack's sends flag peer_lost (%u, %llu dropped)",
+			st.peer_lost, (unsigned long long)st.tx_dropped);
+	/* a new peer on the same path: frames flow again */
+	peer = vde_open(vnl, "vdstest", NULL);
+	if (peer) {
+		fd = vde_datafd(peer);
+		for (int i = 0; i < 50 && stats_of(s).peer_lost; i++) {
+			sendto(u, "three", 5, 0, (struct sockaddr *)&to, sizeof(to));
+			vt_sleep(0.02);
+		}
+		vt_info("with a new peer on the path: peer_lost %u", stats_of(s).peer_lost);
+		vde_close(peer);
+	}
+	close(u);
+	vde_delstack(s);
 }
