@@ -39,8 +39,8 @@ class Stack:
 
     Raises OSError (with the errno of the failure, e.g. FileNotFoundError,
     and a message naming the VNL) when the stack cannot be made, ValueError
-    for an invalid interface name (too long, empty, with ``/``, ``:`` or
-    blanks) or a NUL in an argument, TypeError for arguments of the wrong type.
+    for an interface name the kernel refuses (empty, over 15 bytes, ``.``
+    or ``..``, with ``/``, ``:`` or white space) or a NUL in an argument, TypeError for arguments of the wrong type.
 
     A Stack is a context manager; :meth:`close` is idempotent; using a
     closed stack raises ValueError; a stack garbage-collected while open is
@@ -53,6 +53,7 @@ class Stack:
                  ifname: Optional[StrOrBytes] = None) -> None:
         self._core: Optional[_core.CoreStack] = None
         self._core = _core.CoreStack(vnl, ifname)
+        self._pid = os.getpid()     # only its creator warns when it leaks
         self._vnl = _text(vnl)
         if ifname is not None:
             self._ifname: Optional[str] = _text(ifname)
@@ -109,7 +110,7 @@ class Stack:
         if core is None or core.closed:
             return
         try:
-            if core.owner_pid == os.getpid():
+            if self._pid == os.getpid():
                 warnings.warn(f"unclosed stack {self!r}", ResourceWarning,
                               stacklevel=2, source=self)
         finally:
@@ -153,9 +154,7 @@ class Stack:
         errors as :meth:`cmd`; TypeError unless ``argv`` is a list or tuple
         of str/bytes, ValueError if it is empty.
         """
-        if not isinstance(argv, (list, tuple)):
-            raise TypeError(f"argv must be a list or tuple of str, not {type(argv).__name__}")
-        return self._open_core().cmdv(list(argv))
+        return self._open_core().cmdv(argv)
 
     # -- sockets --------------------------------------------------------------
 
@@ -174,13 +173,14 @@ class Stack:
     def _socket_fd(self, family: int, type: int, proto: int) -> int:
         """An fd for a Python socket object: close-on-exec, as Python's own
         sockets are (PEP 446)."""
-        return self.msocket(family, operator.index(type) | _socket.SOCK_CLOEXEC, proto)
+        return self._open_core().msocket(operator.index(family),
+                                         operator.index(type) | _socket.SOCK_CLOEXEC,
+                                         operator.index(proto))
 
     def socket(self, family: int = _socket.AF_INET, type: int = _socket.SOCK_STREAM,
                proto: int = 0) -> StackSocket:
         """A new :class:`StackSocket` in this stack (``socket.socket`` API)."""
-        # the common call, one frame: the object is built in the binding
-        return self._open_core().socket(StackSocket, family, type, proto)
+        return StackSocket(family, type, proto, stack=self)
 
     # -- defaults and counters -------------------------------------------------
 
