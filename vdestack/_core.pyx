@@ -71,6 +71,22 @@ cdef int _interrupted(void *arg) noexcept nogil:
     return 0
 
 
+cdef int _command_done(int rc, int err, _Interrupt intr, object command) except -1:
+    """A command's outcome: what a signal handler raised while it ran, else
+    OSError for rc < 0, else its exit status rc.  command: the bytes of a
+    command line or the list of an argv, for the message."""
+    if intr.exc is not None:
+        exc, intr.exc = intr.exc, None
+        raise exc
+    if rc < 0:
+        if isinstance(command, bytes):
+            shown = os.fsdecode(command)
+        else:
+            shown = [os.fsdecode(a) for a in command]
+        _raise_errno(err, f"cannot run command {shown!r}")
+    return rc
+
+
 cdef class CoreStack:
     """One stack of the C core: ``vde_addstack(vnl, ifname)``.
 
@@ -164,12 +180,7 @@ cdef class CoreStack:
         with nogil:
             rc = vds_stackcmd_intr(st, c, _interrupted, <void *>intr)
             err = errno
-        if intr.exc is not None:
-            exc, intr.exc = intr.exc, None
-            raise exc
-        if rc < 0:
-            _raise_errno(err, f"cannot run command {os.fsdecode(b)!r}")
-        return rc
+        return _command_done(rc, err, intr, b)
 
     def cmdv(self, argv):
         """Run one command given as an argument vector (argv[0] a full path).
@@ -200,12 +211,7 @@ cdef class CoreStack:
             rc = vds_cmdv_intr(st, cargv, _interrupted, <void *>intr)
             err = errno
         free(cargv)
-        if intr.exc is not None:
-            exc, intr.exc = intr.exc, None
-            raise exc
-        if rc < 0:
-            _raise_errno(err, f"cannot run command {[os.fsdecode(a) for a in args]!r}")
-        return rc
+        return _command_done(rc, err, intr, args)
 
     def msocket(self, int family, int type, int proto=0):
         """socket(2) in the stack (vde_msocket): a new file descriptor.
