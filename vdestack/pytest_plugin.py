@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional, Sequence, Union
 
@@ -45,6 +46,9 @@ __all__ = ["VdeSwitch", "make_stack", "vde_switch", "ip_command"]
 
 #: how long vde_switch waits for its switch to appear
 SWITCH_START_TIMEOUT = 10.0
+# longest directory for the switch: DIR/sw/ctl and the sockets of the
+# switch's ports must fit in sun_path (108 bytes with its NUL)
+_MAX_SWITCH_DIR = 72
 
 _IP_CANDIDATES = ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip")
 _BUSYBOX = ("/bin/busybox", "/usr/bin/busybox")
@@ -167,11 +171,16 @@ class VdeSwitch:
 def vde_switch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VdeSwitch]:
     """A VDE switch in a temporary directory, stopped and removed after the
     test; stacks join it with ``make_stack(vde_switch.vnl)``."""
-    base = tmp_path_factory.mktemp("vde_switch")
-    switch = VdeSwitch(os.path.join(str(base), "sw"))
+    base = str(tmp_path_factory.mktemp("vde_switch"))
+    if len(base) > _MAX_SWITCH_DIR:
+        # a unix socket path has at most 107 bytes: pytest's base directory
+        # can be deeper than that allows, the system's temp directory is not
+        os.rmdir(base)
+        base = tempfile.mkdtemp(prefix="vde_switch-")
+    switch = VdeSwitch(os.path.join(base, "sw"))
     try:
         switch._start()
         yield switch
     finally:
         switch.stop()
-        shutil.rmtree(str(base), ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
