@@ -40,9 +40,10 @@ class Stack:
     Raises OSError (with the errno of the failure, e.g. FileNotFoundError,
     and a message naming the VNL; PermissionError naming ``/dev/net/tun``
     and its fix when that device is what an unprivileged caller may not
-    open) when the stack cannot be made, ValueError
-    for an invalid interface name (too long, empty, with ``/``, ``:`` or
-    blanks) or a NUL in an argument, TypeError for arguments of the wrong type.
+    open) when the stack cannot be made, ValueError for an interface name
+    the kernel refuses (empty, over 15 bytes, ``.`` or ``..``, with ``/``,
+    ``:`` or white space) or a NUL in an argument, TypeError for arguments
+    of the wrong type.
 
     A Stack is a context manager; :meth:`close` is idempotent; using a
     closed stack raises ValueError; a stack garbage-collected while open is
@@ -61,6 +62,7 @@ class Stack:
             if better is None:
                 raise
             raise better from None
+        self._pid = os.getpid()     # only its creator warns when it leaks
         self._vnl = _text(vnl)
         if ifname is not None:
             self._ifname: Optional[str] = _text(ifname)
@@ -117,7 +119,7 @@ class Stack:
         if core is None or core.closed:
             return
         try:
-            if core.owner_pid == os.getpid():
+            if self._pid == os.getpid():
                 warnings.warn(f"unclosed stack {self!r}", ResourceWarning,
                               stacklevel=2, source=self)
         finally:
@@ -170,11 +172,9 @@ class Stack:
         errors as :meth:`cmd`; TypeError unless ``argv`` is a list or tuple
         of str/bytes, ValueError if it is empty.
         """
-        if not isinstance(argv, (list, tuple)):
-            raise TypeError(f"argv must be a list or tuple of str, not {type(argv).__name__}")
         core = self._open_core()
         try:
-            return core.cmdv(list(argv))
+            return core.cmdv(argv)
         except OSError as exc:
             better = _messages.argv_error([_text(a) or "" for a in argv], exc)
             if better is None:
@@ -198,13 +198,14 @@ class Stack:
     def _socket_fd(self, family: int, type: int, proto: int) -> int:
         """An fd for a Python socket object: close-on-exec, as Python's own
         sockets are (PEP 446)."""
-        return self.msocket(family, operator.index(type) | _socket.SOCK_CLOEXEC, proto)
+        return self._open_core().msocket(operator.index(family),
+                                         operator.index(type) | _socket.SOCK_CLOEXEC,
+                                         operator.index(proto))
 
     def socket(self, family: int = _socket.AF_INET, type: int = _socket.SOCK_STREAM,
                proto: int = 0) -> StackSocket:
         """A new :class:`StackSocket` in this stack (``socket.socket`` API)."""
-        # the common call, one frame: the object is built in the binding
-        return self._open_core().socket(StackSocket, family, type, proto)
+        return StackSocket(family, type, proto, stack=self)
 
     # -- defaults and counters -------------------------------------------------
 

@@ -101,7 +101,8 @@ def test_bad_vnl_module_raises_oserror() -> None:
 
 # Interface names: a name the kernel cannot take raises ValueError before any
 # stack is made (the C call would fail with EINVAL; Python says "bad value").
-@pytest.mark.parametrize("ifname", ["a" * 16, "averyveryverylongname", "", "a/b", "a b", "..", "x:1"])
+@pytest.mark.parametrize("ifname", ["a" * 16, "averyveryverylongname", "", "a/b", "a b", "..", "x:1",
+                                    ".", "a\tb", "a\vb", b"a\xa0b"])
 def test_bad_ifname_raises_valueerror(link_vnl, ifname) -> None:
     with pytest.raises(ValueError, match="interface name"):
         vdestack.Stack(link_vnl, ifname)
