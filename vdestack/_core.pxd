@@ -51,3 +51,4 @@ cdef extern from "vds_python.h" nogil:
                            int (*interrupted)(void *) noexcept nogil, void *arg)
     int vds_cmdve_intr(vdestack *stack, char **argv, char **envp,
                        int (*interrupted)(void *) noexcept nogil, void *arg)
+    int vds_ifname_valid(const char *name)
