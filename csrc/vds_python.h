@@ -24,4 +24,11 @@ int vds_stackcmde_intr(struct vdestack *stack, const char *cmdline, char *const 
 int vds_cmdve_intr(struct vdestack *stack, char *const argv[], char *const envp[],
 		   int (*interrupted)(void *arg), void *arg);
 
+/*
+ * Whether the kernel accepts name for an interface (vde_addstack() fails
+ * with EINVAL otherwise): the binding words its ValueError with it.
+ * Return: 1 valid, 0 not.
+ */
+int vds_ifname_valid(const char *name);
+
 #endif /* VDS_PYTHON_H */

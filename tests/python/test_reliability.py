@@ -175,3 +175,60 @@ def test_host_sigkill_ends_what_commands_started(tmp_path) -> None:
         p.kill()
         p.wait()
         p.stdout.close()
+
+
+# -- leftovers (issue 9, item 5) ----------------------------------------------
+
+def test_exit_with_a_thread_inside_cmd_leaves_no_ptp_file(tmp_path) -> None:
+    link = tmp_path / "link"
+    code = textwrap.dedent(f"""
+        import threading, time, vdestack
+        a = vdestack.Stack("ptp://{link}")
+        b = vdestack.Stack("ptp://{link}")
+        t = threading.Thread(target=a.cmd, args=("{BUSYBOX} sleep 30",), daemon=True)
+        t.start()
+        time.sleep(0.3)
+        print("exists" if __import__("os").path.exists("{link}") else "missing", flush=True)
+    """)
+    t0 = time.monotonic()
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "exists"
+    assert time.monotonic() - t0 < 10
+    assert not link.exists(), "the ptp file outlived the program"
+
+
+def test_reused_switch_path_after_sigkill(tmp_path) -> None:
+    sw = tmp_path / "sw"
+    code = textwrap.dedent(f"""
+        import time, vdestack
+        s = vdestack.Stack("switch://{sw}")
+        print("ready", flush=True)
+        time.sleep(60)
+    """)
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        p.kill()
+        p.wait()
+    finally:
+        p.kill()
+        p.wait()
+        p.stdout.close()
+    assert (sw / "ctl").exists()
+    with vdestack.Stack(f"switch://{sw}") as a, vdestack.Stack(f"vde://{sw}") as b:
+        a.cmd(f"{BUSYBOX} ip addr add 10.81.0.1/24 dev vde0; {BUSYBOX} ip link set vde0 up")
+        b.cmd(f"{BUSYBOX} ip addr add 10.81.0.2/24 dev vde0; {BUSYBOX} ip link set vde0 up")
+        srv = a.socket()
+        srv.bind(("10.81.0.1", 7784))
+        srv.listen()
+        cli = b.socket()
+        cli.settimeout(10)
+        cli.connect(("10.81.0.1", 7784))
+        conn, _ = srv.accept()
+        cli.sendall(b"across the reclaimed switch")
+        conn.settimeout(10)
+        assert conn.recv(100) == b"across the reclaimed switch"
+        for s in (conn, cli, srv):
+            s.close()
+    assert not sw.exists()
