@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -310,4 +311,85 @@ VT_TEST(netns, 30)
 	vde_delstack(s);
 	errno = 0;
 	CHECK(vdestack_netns(s) == -1 && errno == EBADF, "deleted stack: EBADF");
+}
+
+/* several threads spawn at once: every child is theirs, every status right */
+static void *spawner(void *arg)
+{
+	struct vdestack *s = arg;
+	long bad = 0;
+	int i;
+
+	for (i = 0; i < 10; i++) {
+		char code[8];
+		char *argv[] = { BB, "sh", "-c", "exit $0", code, NULL };
+		int st;
+		pid_t pid;
+
+		snprintf(code, sizeof(code), "%d", (int)(pthread_self() % 50) + i);
+		pid = vdestack_spawn(s, argv, NULL);
+		if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+		    WEXITSTATUS(st) != atoi(code))
+			bad++;
+	}
+	return (void *)bad;
+}
+
+VT_TEST(threads, 60)
+{
+	struct vdestack *s = vt_stack(NULL, NULL, NULL);
+	pthread_t t[4];
+	long bad = 0;
+	void *r;
+	int i;
+
+	REQUIRE(s != NULL, "stack");
+	for (i = 0; i < 4; i++)
+		REQUIRE(pthread_create(&t[i], NULL, spawner, s) == 0, "thread");
+	for (i = 0; i < 4; i++) {
+		pthread_join(t[i], &r);
+		bad += (long)r;
+	}
+	CHECK(bad == 0, "40 programs spawned from 4 threads at once, each status right (%ld wrong)", bad);
+	errno = 0;
+	CHECK(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD, "no child left");
+	vde_delstack(s);
+}
+
+/* the host SIGKILLed: its spawned program and what that daemonized go */
+VT_TEST(host_killed, 30)
+{
+	char marker[64], script[512];
+	int p[2], st;
+	pid_t host;
+	char c;
+
+	snprintf(marker, sizeof(marker), "vdst-host-%d", (int)getpid());
+	snprintf(script, sizeof(script),
+		 BB " sh -c '" BB " sleep 1000; : %s-d' </dev/null >/dev/null 2>&1 & "
+		 BB " sleep 1000; : %s-p", marker, marker);
+	REQUIRE(pipe(p) == 0, "pipe");
+	host = fork();
+	if (host == 0) {
+		struct vdestack *s = vde_addstack(NULL, NULL);
+		char *argv[] = { BB, "sh", "-c", script, NULL };
+
+		close(p[0]);
+		if (!s || vdestack_spawn(s, argv, NULL) < 0)
+			_exit(1);
+		if (write(p[1], "r", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	REQUIRE(host > 0, "fork the host");
+	close(p[1]);
+	CHECK(read(p[0], &c, 1) == 1, "the host spawned its program");
+	close(p[0]);
+	for (st = 0; st < 100 && count_marked(marker) < 2; st++)
+		vt_sleep(0.02);
+	CHECK(count_marked(marker) == 2, "program and daemon run (%d)", count_marked(marker));
+	kill(host, SIGKILL);
+	waitpid(host, NULL, 0);
+	CHECK(marked_gone(marker, 1.0), "both gone within a second of the host's SIGKILL");
 }

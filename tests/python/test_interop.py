@@ -385,3 +385,26 @@ def test_popen_servers_vdestack_run_clients(make_stack, switch, www) -> None:
         assert httpd.wait(5) == -signal.SIGKILL
         iperf.wait(5)
         iperf.stdout.close()
+
+
+def test_vdestack_run_stream_vnl(make_stack, switch, www) -> None:
+    """The multi-host recipe "=ssh host vde_plug vde:///sw", without the
+    ssh: ``vdestack run "=vde_plug vde://SW"`` puts a stack on the switch
+    through a stream command; wget in it fetches from httpd in another."""
+    s = make_stack(f"vde://{switch}")
+    configure(s, "10.84.0.1")
+    docroot, token = www
+    httpd = s.popen(["busybox", "httpd", "-f", "-p", "10.84.0.1:8080", "-h", str(docroot)])
+    try:
+        def fetch() -> Any:
+            r = subprocess.run(
+                [VDESTACK_CMD, "run", "--cmd", f"{BUSYBOX} ip addr add 10.84.0.2/24 dev vde0; "
+                 f"{BUSYBOX} ip link set vde0 up", f"=vde_plug vde://{switch}", "--",
+                 "busybox", "wget", "-q", "-O", "-", "http://10.84.0.1:8080/index.html"],
+                capture_output=True, text=True, timeout=60)
+            return r.stdout if r.returncode == 0 else None
+
+        assert retry(fetch, "wget through a stream-mode stack") == token
+    finally:
+        httpd.terminate()
+        httpd.wait(10)
