@@ -228,6 +228,24 @@ def test_popen_preexec_fn_and_session(make_stack, tmp_path) -> None:
     assert int(fields[3]) != os.getsid(0), "a new session"
 
 
+def test_popen_preexec_fn_fails() -> None:
+    """A user's preexec_fn that raises: Popen's own SubprocessError, and
+    no forwarder is left behind."""
+    def host() -> str:
+        with vdestack.Stack() as s:
+            try:
+                s.popen([BUSYBOX, "true"], preexec_fn=lambda: 1 / 0)
+            except subprocess.SubprocessError as exc:
+                what = str(exc)
+            try:
+                os.waitpid(-1, os.WNOHANG)
+                return "a child is left"
+            except ChildProcessError:
+                return what
+
+    assert in_child(host) == "Exception occurred in preexec_fn."
+
+
 def test_popen_closed_stack(make_stack) -> None:
     s = make_stack()
     s.close()
