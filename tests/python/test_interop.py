@@ -25,6 +25,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -126,10 +127,20 @@ def switch(tmp_path) -> Any:
     """A VDE switch (vde_plug null:// switch://) under tmp_path; its path."""
     sw = tmp_path / "sw"
     p = subprocess.Popen(["vde_plug", "null://", f"switch://{sw}"])
+
+    def listening() -> bool:
+        # the ctl socket exists a moment before it listens
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(str(sw / "ctl"))
+                return True
+            except OSError:
+                return False
+
     deadline = time.monotonic() + 10
-    while not (sw / "ctl").exists() and time.monotonic() < deadline:
+    while not listening() and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert (sw / "ctl").exists(), "the switch did not start"
+    assert listening(), "the switch did not start"
     yield sw
     p.kill()
     p.wait()

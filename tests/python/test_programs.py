@@ -25,6 +25,7 @@ import pytest
 
 import vdestack
 from conftest import BUSYBOX, child_pids, configure, in_child, pid_alive
+from test_interop import switch  # noqa: F401  (the fixture)
 
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
@@ -438,23 +439,13 @@ def test_command_exit_statuses(tmp_path) -> None:
     assert vdestack_cmd("frobnicate").returncode == 125
 
 
-def test_command_runs_in_the_stack(tmp_path) -> None:
-    sw = tmp_path / "sw"
-    switch = subprocess.Popen(["vde_plug", "null://", f"switch://{sw}"])
-    try:
-        for _ in range(100):
-            if (sw / "ctl").exists():
-                break
-            time.sleep(0.02)
-        r = vdestack_cmd("run", "--ifname", "eth7", "--cmd",
-                         f"{BUSYBOX} ip addr add 10.72.0.1/24 dev eth7; "
-                         f"{BUSYBOX} ip link set eth7 up",
-                         f"vde://{sw}", "--", "ip", "-o", "-4", "addr")
-        assert r.returncode == 0, r.stderr
-        assert "eth7" in r.stdout and "10.72.0.1/24" in r.stdout
-    finally:
-        switch.kill()
-        switch.wait()
+def test_command_runs_in_the_stack(switch) -> None:
+    r = vdestack_cmd("run", "--ifname", "eth7", "--cmd",
+                     f"{BUSYBOX} ip addr add 10.72.0.1/24 dev eth7; "
+                     f"{BUSYBOX} ip link set eth7 up",
+                     f"vde://{switch}", "--", "ip", "-o", "-4", "addr")
+    assert r.returncode == 0, r.stderr
+    assert "eth7" in r.stdout and "10.72.0.1/24" in r.stdout
 
 
 def test_command_config_option() -> None:
