@@ -212,7 +212,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     if argv[0] != "run":
         usage_error(f"unknown command {argv[0]!r}")
-    return run(parse_run(argv[1:]))
+    args = parse_run(argv[1:])
+    try:
+        return run(args)
+    except KeyboardInterrupt:       # ^C before the program started
+        return 128 + signal.SIGINT
 
 
 if __name__ == "__main__":
