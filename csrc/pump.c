@@ -26,6 +26,7 @@
 #include <sys/ioctl.h>
 #include <linux/sockios.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "vds.h"
 
@@ -115,9 +116,44 @@ static int frame_ok(struct vds_stack *st, ssize_t n)
 	return 1;
 }
 
+/*
+ * The one writer of the tap (GRO's callback): a packet and the virtio-net
+ * header that describes it, in one write.  GRO counts the result.
+ */
+static int tap_write(void *opaque, const struct virtio_net_hdr *h,
+		     const void *pkt, size_t len)
+{
+	struct vds_stack *st = opaque;
+	struct iovec iov[2] = {
+		{ (void *)h, sizeof(*h) },
+		{ (void *)pkt, len },
+	};
+
+	return writev(st->tap, iov, 2) == (ssize_t)(sizeof(*h) + len) ? 0 : -errno;
+}
+
+/* what GRO wrote for st since the last call: into st's counters */
+static void rx_counted(struct vds_pump *p, struct vds_stack *st)
+{
+	struct vds_ofcount *c = &p->gro.count;
+
+	vds_gro_flush(&p->gro);
+	st->stats.rx_frames += c->frames;
+	st->stats.rx_bytes += c->bytes;
+	st->stats.rx_dropped += c->dropped;
+	*c = (struct vds_ofcount){ 0 };
+}
+
+static void tx_counted(struct vds_stack *st, const struct vds_ofcount *c)
+{
+	st->stats.tx_frames += c->frames;
+	st->stats.tx_bytes += c->bytes;
+	st->stats.tx_dropped += c->dropped;
+}
+
 /**
  * vds_stream_frame() - vdestream callback: one decoded frame
- * @opaque:	the stack
+ * @opaque:	the stack (its pump thread runs vdestream_recv, from_stream())
  * @buf, @len:	the frame
  *
  * Return: @len
@@ -126,14 +162,8 @@ ssize_t vds_stream_frame(void *opaque, void *buf, size_t len)
 {
 	struct vds_stack *st = opaque;
 
-	if (frame_ok(st, len)) {
-		if (vds_tap_write(st, NULL, buf, len) < 0) {
-			st->stats.rx_dropped++;
-		} else {
-			st->stats.rx_frames++;
-			st->stats.rx_bytes += len;
-		}
-	}
+	if (frame_ok(st, len))
+		vds_gro_push(&st->pump->gro, buf, len);
 	return len;
 }
 
@@ -152,8 +182,10 @@ void vds_stream_error(void *opaque, int type, char *format, ...)
 	st->stats.rx_oversize++;
 }
 
-static int emit_vde(struct vds_stack *st, const void *f, size_t n)
+static int emit_vde(void *opaque, const void *f, size_t n)
 {
+	struct vds_stack *st = opaque;
+
 	if (vde_send(st->conn, f, n, 0) >= 0)
 		return 0;
 	if ((errno == EAGAIN || errno == ENOBUFS) && st->data_drain)
@@ -161,8 +193,10 @@ static int emit_vde(struct vds_stack *st, const void *f, size_t n)
 	return -errno;
 }
 
-static int emit_stream(struct vds_stack *st, const void *f, size_t n)
+static int emit_stream(void *opaque, const void *f, size_t n)
 {
+	struct vds_stack *st = opaque;
+
 	if (vdestream_send(st->vs, f, n) >= 0)
 		return 0;
 	if (errno == EPIPE)
@@ -192,7 +226,11 @@ static void park(struct vds_pump *p, struct vds_stack *st, struct vds_txjob *j)
 
 static void unpark(struct vds_pump *p, struct vds_stack *st)
 {
-	if (vds_txjob_run(&st->job, emit_vde, st) == -EAGAIN)
+	struct vds_ofcount c = { 0 };
+	int ret = vds_txjob_run(&st->job, emit_vde, st, &c);
+
+	tx_counted(st, &c);
+	if (ret == -EAGAIN)
 		return;		/* still full: wait for the next EPOLLOUT */
 	st->blocked = 0;
 	ep_mod(p, st->datafd, EPOLLIN, &st->ep_data);
@@ -207,8 +245,10 @@ static void from_tap(struct vds_pump *p, struct vds_stack *st, unsigned char *bu
 	st->last_tx_ms = vds_now_ms();
 	for (k = 0; k < VDS_BUDGET && !st->blocked; k++) {
 		ssize_t n = read(st->tap, buf, VDS_VNET_HLEN + VDS_TX_MAX);
+		struct vds_ofcount c = { 0 };
 		struct virtio_net_hdr h;
 		struct vds_txjob j;
+		int ret;
 
 		if (n <= VDS_VNET_HLEN) {
 			if (n < 0 && errno == EINTR)
@@ -220,7 +260,9 @@ static void from_tap(struct vds_pump *p, struct vds_stack *st, unsigned char *bu
 			st->stats.tx_dropped++;
 			continue;
 		}
-		if (vds_txjob_run(&j, stream ? emit_stream : emit_vde, st) == -EAGAIN) {
+		ret = vds_txjob_run(&j, stream ? emit_stream : emit_vde, st, &c);
+		tx_counted(st, &c);
+		if (ret == -EAGAIN) {
 			park(p, st, &j);
 			return;
 		}
@@ -243,6 +285,7 @@ static void from_vde(struct vds_pump *p, struct vds_stack *st, unsigned char *bu
 {
 	int k = 0;
 
+	p->gro.opaque = st;
 	/*
 	 * A plain socket is drained until EAGAIN.  Plugins whose datafd is an
 	 * epoll set of their own (switch, hub, vxvde) block in vde_recv when
@@ -262,35 +305,39 @@ static void from_vde(struct vds_pump *p, struct vds_stack *st, unsigned char *bu
 		if (n == 0) {
 			/* a datagram of 0 bytes is no end of stream */
 			if (st->data_drain && !st->data_dgram) {
-				vds_gro_flush(&p->gro);
+				rx_counted(p, st);
 				hangup(p, st);
 				return;
 			}
 			continue;
 		}
 		if (frame_ok(st, n))
-			vds_gro_push(&p->gro, st, buf, n);
+			vds_gro_push(&p->gro, buf, n);
 	} while (++k < VDS_BUDGET && (st->data_drain || more_ready(st->datafd)));
-	vds_gro_flush(&p->gro);
+	rx_counted(p, st);
 }
 
 static void from_stream(struct vds_pump *p, struct vds_stack *st, unsigned char *buf)
 {
 	int k;
 
+	/* vdestream_recv() hands the frames to vds_stream_frame() */
+	p->gro.opaque = st;
 	for (k = 0; k < VDS_BUDGET; k++) {
 		ssize_t n = recv(st->sfd, buf, VDS_BUF_SIZE, MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
-			return;
+			break;
 		if (n <= 0) {
+			rx_counted(p, st);
 			hangup(p, st);
 			return;
 		}
 		vdestream_recv(st->vs, buf, n);
 	}
+	rx_counted(p, st);
 }
 
 static void data_event(struct vds_pump *p, struct vds_stack *st, uint32_t ev,
@@ -429,7 +476,8 @@ static int pump_start(struct vds_pump *p, int spin_ns)
 	sigset_t all, old;
 	int ret;
 
-	p->gro.buf = malloc(VDS_GRO_BUF);
+	p->gro.buf = malloc(VDS_GRO_MAX);
+	p->gro.write = tap_write;
 	if (!p->gro.buf)
 		return -ENOMEM;
 	p->spin_ns = spin_ns;
@@ -611,8 +659,9 @@ void vds_pump_remove(struct vds_stack *st)
 }
 
 /* send one frame at teardown, waiting a little for room if need be */
-static int emit_wait(struct vds_stack *st, const void *f, size_t n)
+static int emit_wait(void *opaque, const void *f, size_t n)
 {
+	struct vds_stack *st = opaque;
 	int tries, ret = -EAGAIN;
 
 	for (tries = 0; tries < 20 && ret == -EAGAIN; tries++) {
@@ -634,13 +683,14 @@ static int emit_wait(struct vds_stack *st, const void *f, size_t n)
  */
 void vds_pump_flush(struct vds_stack *st)
 {
+	struct vds_ofcount c = { 0 };
 	unsigned char *buf;
 	int k;
 
 	if (st->tap < 0 || st->hung || st->kind == VDS_KIND_NONE)
 		return;
 	if (st->blocked)
-		vds_txjob_run(&st->job, emit_wait, st);
+		vds_txjob_run(&st->job, emit_wait, st, &c);
 	st->blocked = 0;
 	buf = malloc(VDS_VNET_HLEN + VDS_TX_MAX);
 	for (k = 0; buf && k < VDS_BUDGET; k++) {
@@ -665,9 +715,12 @@ void vds_pump_flush(struct vds_stack *st)
 			break;
 		memcpy(&h, buf, sizeof(h));
 		if (vds_txjob_init(&j, buf + VDS_VNET_HLEN, n - VDS_VNET_HLEN, &h) == 0)
-			vds_txjob_run(&j, emit_wait, st);
+			vds_txjob_run(&j, emit_wait, st, &c);
+		else
+			c.dropped++;
 	}
 	free(buf);
+	tx_counted(st, &c);
 	/*
 	 * A switch may close a port before reading its last datagrams once
 	 * the control connection ends: give the peer a moment to take what
