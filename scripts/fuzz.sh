@@ -54,7 +54,7 @@ for src in "${TARGETS[@]}"; do
 		problem "$name: no such target ($src)"
 		continue
 	fi
-	srcs=$(sed -n '1s|^// fuzz-sources:||p' "$src")
+	srcs=$(sed -n '1s|^// fuzz-sources:[[:space:]]*||p' "$src")
 	if [ -z "$srcs" ]; then
 		problem "$name: its first line is not '// fuzz-sources: csrc/...'"
 		continue
