@@ -7,7 +7,7 @@
 #
 # usage: scripts/sanitize.sh [asan|tsan|all]     (as root; default all)
 # env:   SANITIZE_WORK=dir (default: a temp dir, removed)  JOBS (nproc)
-#        SANITIZE_TESTS=regex of ctest names (defaults below)
+#        SANITIZE_TESTS=regex of ctest names (default: every C test program's)
 #
 # What runs: every CTest program of tests/c, as root (the .unpriv runs, the
 # build checks, examples and conformance programs are the plain build's
@@ -28,8 +28,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 MODES=${1:-all}
 [ "$MODES" = all ] && MODES="asan tsan"
-TESTS_DEFAULT='^(api|cmd|net|fork|robust|offload)\.[a-z0-9_]+$'
-TESTS=${SANITIZE_TESTS:-$TESTS_DEFAULT}
+# every VT program's tests (prog.test), not the build checks, examples and
+# conformance programs (not built with the sanitizers)
+TESTS=${SANITIZE_TESTS:-'^[a-z0-9_]+\.[a-z0-9_]+$'}
+NOT='^(build|examples|conformance)\.'
+
 
 PASSED=0 FAILED=0
 PROBLEMS=()
@@ -73,13 +76,13 @@ run_mode() {	# run_mode asan|tsan
 		problem "$mode: build"
 		return
 	fi
-	echo "==== sanitize.sh: $mode: ctest -L root -R '$TESTS'"
+	echo "==== sanitize.sh: $mode: ctest -L root -R '$TESTS' -E '$NOT'"
 	log="$W/ctest-$mode.log"
 	(cd "$b" && env LD_PRELOAD="$W/nodeepbind.so" \
 		ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:exitcode=66:detect_leaks=0:verify_asan_link_order=0:log_path=$rep/asan" \
 		UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=66:log_path=$rep/ubsan" \
 		TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1:log_path=$rep/tsan" \
-		ctest --output-on-failure --no-tests=error -j "$JOBS" -L root -R "$TESTS") 2>&1 |
+		ctest --output-on-failure --no-tests=error -j "$JOBS" -L root -R "$TESTS" -E "$NOT") 2>&1 |
 		tee "$log" |
 		grep -E '^ *[0-9]+/[0-9]+ Test|tests passed|FAIL|ERROR|Sanitizer'
 	line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
