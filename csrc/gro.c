@@ -182,11 +182,10 @@ static void gro_write(struct vds_gro *g)
 	size_t tcplen = g->len - g->l4;
 	struct virtio_net_hdr h;
 	uint16_t v;
-	int ret;
 
 	if (g->nseg == 1) {
-		ret = g->write(g->opaque, &no_offload, g->buf, g->len);
-		goto out;
+		g->write(g->opaque, &no_offload, g->buf, g->len, 1, g->bytes);
+		return;
 	}
 	if (g->v6) {
 		v = htons(tcplen);
@@ -210,14 +209,7 @@ static void gro_write(struct vds_gro *g)
 	h.gso_size = g->mss;
 	h.csum_start = g->l4;
 	h.csum_offset = offsetof(struct tcphdr, check);
-	ret = g->write(g->opaque, &h, g->buf, g->len);
-out:
-	if (ret < 0) {
-		g->count.dropped += g->nseg;
-	} else {
-		g->count.frames += g->nseg;
-		g->count.bytes += g->bytes;
-	}
+	g->write(g->opaque, &h, g->buf, g->len, g->nseg, g->bytes);
 }
 
 /**
@@ -239,8 +231,7 @@ void vds_gro_flush(struct vds_gro *g)
  *
  * The frame is merged with what came before, or that is flushed and the
  * frame starts a new packet, or (not a TCP segment that qualifies) the
- * frame goes out at once, unchanged.  What was written and dropped is
- * added to @g->count.
+ * frame goes out at once, unchanged.
  */
 void vds_gro_push(struct vds_gro *g, const unsigned char *f, size_t n)
 {
@@ -248,12 +239,7 @@ void vds_gro_push(struct vds_gro *g, const unsigned char *f, size_t n)
 
 	if (!g->buf || !tcp_segment(f, n, &s)) {
 		vds_gro_flush(g);
-		if (g->write(g->opaque, &no_offload, f, n) < 0) {
-			g->count.dropped++;
-		} else {
-			g->count.frames++;
-			g->count.bytes += n;
-		}
+		g->write(g->opaque, &no_offload, f, n, 1, n);
 		return;
 	}
 	if (g->nseg && follows(g, f, &s)) {

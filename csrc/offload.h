@@ -4,10 +4,11 @@
  * as a NIC and the kernel's GRO would do them, over plain buffers.
  *
  * Neither file knows about stacks, taps or VDE connections: frames leave
- * through a callback the caller gives with an opaque pointer, and what was
- * sent or dropped comes back as counts (struct vds_ofcount), which the
- * pump adds to the stack's counters.  So both can be tested on synthetic
- * frames (tests/c/test_offload.c) and fuzzed (fuzz/).
+ * through a callback the caller gives with an opaque pointer, and the
+ * caller keeps the counters: TSO returns what it sent and dropped (struct
+ * vds_ofcount), GRO tells its callback how many frames, of how many bytes,
+ * each packet carries.  So both can be tested on synthetic frames
+ * (tests/c/test_offload.c) and fuzzed (fuzz/).
  *
  * Every header length the packet states is checked against the bytes
  * present before it is used; a packet that does not qualify is refused
@@ -27,10 +28,11 @@
 #define VDS_GRO_MAX	65000
 
 /**
- * struct vds_ofcount - what an offload did with its frames
+ * struct vds_ofcount - what TSO did with a packet's frames
  * @frames:	frames (segments) handed on successfully
  * @bytes:	their bytes, as they were on the wire
- * @dropped:	frames refused by the callback, or packets refused as malformed
+ * @dropped:	frames refused by the callback (and, counted by the caller,
+ *		packets refused as malformed)
  */
 struct vds_ofcount {
 	uint64_t frames;
@@ -80,17 +82,18 @@ size_t vds_txjob_size(const struct vds_txjob *j);
 
 /*
  * Writes one packet, with the virtio-net header that describes it, to the
- * interface: 0 or -errno.
+ * interface, and counts it as @frames frames of @bytes bytes in all (as
+ * they came from the network) written, or dropped if the write fails.
  */
-typedef int (*vds_tapwrite_fn)(void *opaque, const struct virtio_net_hdr *h,
-			       const void *pkt, size_t len);
+typedef void (*vds_tapwrite_fn)(void *opaque, const struct virtio_net_hdr *h,
+				const void *pkt, size_t len,
+				unsigned int frames, size_t bytes);
 
 /**
  * struct vds_gro - TCP segments being merged for one interface
  * @write:	how packets leave (set by the caller)
  * @opaque:	its argument: the destination.  Set before pushing a batch;
  *		flush before changing it.
- * @count:	what was written and dropped; the caller takes and zeroes it
  * @buf:	VDS_GRO_MAX bytes for the packet being built (set by the caller;
  *		NULL: nothing is merged, every frame goes out as it came)
  *
@@ -103,7 +106,6 @@ typedef int (*vds_tapwrite_fn)(void *opaque, const struct virtio_net_hdr *h,
 struct vds_gro {
 	vds_tapwrite_fn write;
 	void *opaque;
-	struct vds_ofcount count;
 	unsigned char *buf;
 	size_t len, bytes, hdrlen, l4, mss;
 	uint32_t next_seq;

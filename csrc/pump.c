@@ -166,11 +166,14 @@ static uint32_t vds_now_ms(void)
 }
 
 /*
- * The one writer of the tap (GRO's callback): a packet and the virtio-net
- * header that describes it, in one write.  GRO counts the result.
+ * The one writer of the tap (GRO's callback), and its counters: a packet
+ * and the virtio-net header that describes it, in one write, standing for
+ * @frames frames of @bytes bytes from the VDE side.  They are counted
+ * before the write: a socket of the stack may have the data (and its
+ * reader look at the counters) before writev() even returns here.
  */
-static int tap_write(void *opaque, const struct virtio_net_hdr *h,
-		     const void *pkt, size_t len)
+static void tap_write(void *opaque, const struct virtio_net_hdr *h,
+		      const void *pkt, size_t len, unsigned int frames, size_t bytes)
 {
 	struct vds_stack *st = opaque;
 	struct iovec iov[2] = {
@@ -178,19 +181,13 @@ static int tap_write(void *opaque, const struct virtio_net_hdr *h,
 		{ (void *)pkt, len },
 	};
 
-	return writev(st->tap, iov, 2) == (ssize_t)(sizeof(*h) + len) ? 0 : -errno;
-}
-
-/* what GRO wrote for st since the last call: flushed, into st's counters */
-static void rx_counted(struct vds_gro *g, struct vds_stack *st)
-{
-	struct vds_ofcount *c = &g->count;
-
-	vds_gro_flush(g);
-	st->stats.rx_frames += c->frames;
-	st->stats.rx_bytes += c->bytes;
-	st->stats.rx_dropped += c->dropped;
-	*c = (struct vds_ofcount){ 0 };
+	st->stats.rx_frames += frames;
+	st->stats.rx_bytes += bytes;
+	if (writev(st->tap, iov, 2) != (ssize_t)(sizeof(*h) + len)) {
+		st->stats.rx_frames -= frames;
+		st->stats.rx_bytes -= bytes;
+		st->stats.rx_dropped += frames;
+	}
 }
 
 static void tx_counted(struct vds_stack *st, const struct vds_ofcount *c)
@@ -328,7 +325,7 @@ static void from_vde(struct vds_pump_stack *ps, unsigned char *buf)
 		if (n == 0) {
 			/* a datagram of 0 bytes is no end of stream */
 			if (st->data_drain && !st->data_dgram) {
-				rx_counted(gro, st);
+				vds_gro_flush(gro);
 				hangup(ps);
 				return;
 			}
@@ -337,7 +334,7 @@ static void from_vde(struct vds_pump_stack *ps, unsigned char *buf)
 		if (vds_frame_ok(st, n))
 			vds_gro_push(gro, buf, n);
 	} while (++k < VDS_BUDGET && (st->data_drain || more_ready(st->datafd)));
-	rx_counted(gro, st);
+	vds_gro_flush(gro);
 }
 
 static void from_stream(struct vds_pump_stack *ps, unsigned char *buf)
@@ -356,13 +353,13 @@ static void from_stream(struct vds_pump_stack *ps, unsigned char *buf)
 		if (n < 0 && errno == EAGAIN)
 			break;
 		if (n <= 0) {
-			rx_counted(gro, st);
+			vds_gro_flush(gro);
 			hangup(ps);
 			return;
 		}
 		vds_stream_input(st, gro, buf, n);
 	}
-	rx_counted(gro, st);
+	vds_gro_flush(gro);
 }
 
 static void data_event(struct vds_pump_stack *ps, uint32_t ev, unsigned char *buf)

@@ -25,7 +25,7 @@
 /* where vds_stream_input() of this (pump) thread sends the frames */
 static __thread struct vds_gro *input_gro;
 
-/* the frame the command sent: towards the interface (GRO writes, counts) */
+/* the frame the command sent: towards the interface, through the pump's GRO */
 static ssize_t stream_frame(void *opaque, void *buf, size_t len)
 {
 	struct vds_stack *st = opaque;
@@ -172,7 +172,7 @@ int vds_stream_send(struct vds_stack *st, const void *frame, size_t n)
  * to the interface, through @gro
  * @st:		the stack
  * @gro:	the caller's coalescing state, its destination @st; the
- *		caller flushes it and takes its counts
+ *		caller flushes it
  * @buf, @n:	the bytes
  */
 void vds_stream_input(struct vds_stack *st, struct vds_gro *gro, void *buf, size_t n)
