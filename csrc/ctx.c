@@ -358,7 +358,7 @@ void vds_ctx_put(struct vds_ctx *ctx)
 static int chan_get(struct vds_ctx *ctx)
 {
 	struct vds_req req = { .op = VDS_OP_NEWCHAN };
-	int sv[2], fd = -1;
+	int sv[2], fd = -1, sndbuf = sizeof(struct vds_req) + VDS_REQ_MAX + 4096;
 	ssize_t n;
 
 	pthread_mutex_lock(&ctx->lock);
@@ -369,6 +369,12 @@ static int chan_get(struct vds_ctx *ctx)
 		return fd;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
+	/*
+	 * Room for the largest request (a command with its environment): a
+	 * message longer than the send buffer fails with EMSGSIZE, and the
+	 * default (net.core.wmem_default) may be smaller.  Capped by wmem_max.
+	 */
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	n = vds_ipc_send(ctx->ctl, &req, sizeof(req), NULL, 0, &sv[1], 1);
 	close(sv[1]);
 	if (n < 0) {

@@ -382,3 +382,37 @@ VT_TEST(cmdve, 30)
 	CHECK(rc == 0 && !strcmp(first_line(out), "[given][]"), "and the stack still works (rc %d)", rc);
 	vde_delstack(s);
 }
+
+VT_TEST(cmdve_largest, 30)
+{
+	struct vdestack *s = vt_stack(NULL, NULL, NULL);
+	char *out = vt_path("env.out"), inner[512];
+	/* 64 KiB of arguments and 128 KiB of environment: the largest request */
+	size_t arglen = 65536, envlen = 131072;
+	char *arg = malloc(arglen), *env = malloc(envlen);
+	int rc;
+
+	REQUIRE(s && arg && env, "stack and buffers");
+	snprintf(inner, sizeof(inner), "echo ${#BIG} ${#1} > %s", out);
+	/* argv strings with their NULs: "/bin/busybox" "sh" "-c" inner "x" arg */
+	size_t used = strlen("/bin/busybox") + 1 + 3 + 3 + strlen(inner) + 1 + 2;
+	memset(arg, 'a', arglen - used - 1);
+	arg[arglen - used - 1] = 0;
+	memcpy(env, "BIG=", 4);
+	memset(env + 4, 'e', envlen - 5);
+	env[envlen - 1] = 0;
+	char *const av[] = { "/bin/busybox", "sh", "-c", inner, "x", arg, NULL };
+	char *const ev[] = { env, NULL };
+	rc = vdestack_cmdve(s, av, ev);
+	char buf[64] = "";
+	vt_read_file(out, buf, sizeof(buf));
+	buf[strcspn(buf, "\n")] = 0;
+	char want[64];
+	snprintf(want, sizeof(want), "%zu %zu", envlen - 5, strlen(arg));
+	CHECK(rc == 0 && !strcmp(buf, want),
+			"64 KiB of arguments and 128 KiB of environment arrive whole: \"%s\" (want \"%s\", "
+			"rc %d)", buf, want, rc);
+	free(arg);
+	free(env);
+	vde_delstack(s);
+}

@@ -264,20 +264,18 @@ VT_TEST(neighbours_go_with_the_stack, 240)
 			"after vde_delstack the stacks' namespaces hold no neighbour entry "
 			"(%d left in %d checked pairs)", left, checked);
 	/*
-	 * The kernel's table is shared with everything else on the machine:
-	 * other test runs may add or drain entries meanwhile.  Without the fix
-	 * this run alone would leave 2 per cycle for a minute or more.
+	 * The kernel's table is shared with everything else on the machine
+	 * (other test runs add and drain entries meanwhile), so it is only
+	 * reported; the check above is on this test's own namespaces.
 	 */
-	for (int t = 0; t < 50; t++) {
+	for (int t = 0; t < 20; t++) {
 		after = arp_entries();
-		if (after - before < CYCLES / 2)
+		if (after <= before)
 			break;
 		vt_sleep(0.1);
 	}
-	vt_info("kernel neighbour table: %ld entries before, %ld after %d cycles", before, after,
-			CYCLES);
-	CHECK(before >= 0 && after - before < CYCLES / 2,
-			"the kernel's table is back near its size (%ld -> %ld)", before, after);
+	vt_info("kernel neighbour table (all namespaces): %ld entries before, %ld after %d cycles",
+			before, after, CYCLES);
 }
 
 /* -------------------------------------------------------- stuck stream --- */
