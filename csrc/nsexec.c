@@ -48,6 +48,42 @@
 
 extern char **environ;
 
+/*
+ * The children below make system calls only, through syscall(2): no libc
+ * wrapper that could take a lock another host thread held at fork time, and
+ * nothing a sanitizer intercepts (TSan's interceptors lock its own state,
+ * which a raw fork copies as the other threads left it).
+ */
+struct ksigaction {		/* the kernel's struct sigaction (x86-64, arm64...) */
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
+#define KSIGSET	8		/* bytes of the kernel's signal set */
+
+static int sys_sigaction(int sig, const struct ksigaction *ka, struct ksigaction *old)
+{
+	return syscall(SYS_rt_sigaction, sig, ka, old, KSIGSET);
+}
+
+static int sys_sigmask(int how, const void *set, void *old)
+{
+	return syscall(SYS_rt_sigprocmask, how, set, old, KSIGSET);
+}
+
+static void __attribute__((noreturn)) sys_exit(int status)
+{
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
+
+static int sys_prctl(int op, unsigned long a, unsigned long b)
+{
+	return syscall(SYS_prctl, op, a, b, 0, 0);
+}
+
 /**
  * vds_nsexec_fds() - new fds of a stack's user, network and PID namespaces
  * @stack:	the stack
@@ -100,31 +136,44 @@ static int limit_caps(void)
 {
 	int c;
 
-	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
-		  SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED) < 0)
+	if (sys_prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
+		      SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED, 0) < 0)
 		return -errno;
 	for (c = 0; c < 64; c++)
 		if (!(NET_CAPS & (1ULL << c)) &&
-		    prctl(PR_CAPBSET_DROP, c) < 0 && errno != EINVAL)
+		    sys_prctl(PR_CAPBSET_DROP, c, 0) < 0 && errno != EINVAL)
 			return -errno;
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0);
 	if (capset_all(NET_CAPS) < 0)
 		return -errno;
 	for (c = 0; c < 64; c++)
 		if ((NET_CAPS & (1ULL << c)) &&
-		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+		    sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c) < 0)
 			return -errno;
 	return 0;
+}
+
+/*
+ * fork(2) as the kernel does it, without libc's atfork handlers (the host's,
+ * which a forked child of a threaded host must not run) or a sanitizer's
+ * interceptor (TSan's starts a thread in the child, and setns(CLONE_NEWUSER)
+ * refuses a process with two).  Only for children that make nothing but
+ * system calls until execve(), as posix_spawn's do.
+ */
+static pid_t raw_fork(void)
+{
+	return syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
 }
 
 /* user namespace first: it gives the rights to enter the other two */
 static int join(const int fds[VDS_NS_COUNT])
 {
-	if (setns(fds[VDS_NS_USER], CLONE_NEWUSER) < 0 ||
-	    setns(fds[VDS_NS_NET], CLONE_NEWNET) < 0)
+	if (syscall(SYS_setns, fds[VDS_NS_USER], CLONE_NEWUSER) < 0 ||
+	    syscall(SYS_setns, fds[VDS_NS_NET], CLONE_NEWNET) < 0)
 		return -errno;
 	/* only the children move: the forwarder stays the caller's child */
-	if (fds[VDS_NS_PID] >= 0 && setns(fds[VDS_NS_PID], CLONE_NEWPID) < 0)
+	if (fds[VDS_NS_PID] >= 0 &&
+	    syscall(SYS_setns, fds[VDS_NS_PID], CLONE_NEWPID) < 0)
 		return -errno;
 	return 0;
 }
@@ -132,26 +181,25 @@ static int join(const int fds[VDS_NS_COUNT])
 /* end as the program ended: its exit status, or killed by its signal */
 static void __attribute__((noreturn)) finish(int status)
 {
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	struct ksigaction dfl = { .handler = SIG_DFL };
 	struct rlimit none = { 0, 0 };
-	sigset_t one;
+	uint64_t one;
 	int sig;
 
 	if (WIFEXITED(status))
-		_exit(WEXITSTATUS(status));
+		sys_exit(WEXITSTATUS(status));
 	if (!WIFSIGNALED(status))
-		_exit(VDESTACK_STATUS_NOEXEC);
+		sys_exit(VDESTACK_STATUS_NOEXEC);
 	sig = WTERMSIG(status);
 	/* the program may have dumped core; the forwarder never does */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	setrlimit(RLIMIT_CORE, &none);
-	sigaction(sig, &dfl, NULL);
-	sigemptyset(&one);
-	sigaddset(&one, sig);
-	kill(getpid(), sig);
-	sigprocmask(SIG_UNBLOCK, &one, NULL);
+	sys_prctl(PR_SET_DUMPABLE, 0, 0);
+	syscall(SYS_prlimit64, 0, RLIMIT_CORE, &none, NULL);
+	sys_sigaction(sig, &dfl, NULL);
+	one = 1ULL << (sig - 1);
+	syscall(SYS_kill, syscall(SYS_getpid), sig);
+	sys_sigmask(SIG_UNBLOCK, &one, NULL);
 	/* a signal whose default is not to terminate: say it as a shell does */
-	_exit(VDESTACK_STATUS_SIGNAL + sig);
+	sys_exit(VDESTACK_STATUS_SIGNAL + sig);
 }
 
 /*
@@ -162,19 +210,18 @@ static void __attribute__((noreturn)) finish(int status)
  */
 static void __attribute__((noreturn)) forward(pid_t prog)
 {
-	sigset_t all;
+	uint64_t all = ~0ULL;
 	siginfo_t si;
 	int sig, status;
-	pid_t pid;
+	long pid;
 
-	sigfillset(&all);
 	for (;;) {
-		sig = sigwaitinfo(&all, &si);
+		sig = syscall(SYS_rt_sigtimedwait, &all, &si, NULL, KSIGSET);
 		if (sig < 0)
 			continue;
 		if (sig == SIGCHLD) {
 			/* orphans come here too when there is no PID namespace */
-			while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			while ((pid = syscall(SYS_wait4, -1, &status, WNOHANG, NULL)) > 0)
 				if (pid == prog)
 					finish(status);
 			if (pid < 0 && errno == ECHILD)
@@ -183,7 +230,7 @@ static void __attribute__((noreturn)) forward(pid_t prog)
 		}
 		if (si.si_code == SI_KERNEL)
 			continue;
-		kill(prog, sig);
+		syscall(SYS_kill, prog, sig);
 	}
 }
 
@@ -191,6 +238,9 @@ static void __attribute__((noreturn)) forward(pid_t prog)
  * vds_nsexec_child() - in a fresh fork of the caller: start the program
  * @fds:	vds_nsfds() of the stack
  * @mask:	signal mask the program starts with
+ * @rawfork:	fork the program with raw_fork() (it only makes system calls
+ *		until execve); 0: with fork(), for a program process that runs
+ *		more code of the host (Python's, from a preexec_fn)
  *
  * To be called in a single-threaded child with every signal blocked; only
  * async-signal-safe calls.  Joins the namespaces, limits the capabilities
@@ -201,13 +251,13 @@ static void __attribute__((noreturn)) forward(pid_t prog)
  *
  * Return: 0 in the program's process; -errno if nothing could be started
  */
-int vds_nsexec_child(const int fds[VDS_NS_COUNT], const sigset_t *mask)
+int vds_nsexec_child(const int fds[VDS_NS_COUNT], const sigset_t *mask, int rawfork)
 {
-	struct sigaction dfl = { .sa_handler = SIG_DFL }, chld;
-	pid_t pid, group = getpgrp();
+	struct ksigaction dfl = { .handler = SIG_DFL }, chld;
+	pid_t pid, group = syscall(SYS_getpgid, 0);
 	int self, sync[2], ret = join(fds);
 	/* a group leader (setsid, process_group=0) keeps its group */
-	int leader = group == getpid();
+	int leader = group == syscall(SYS_getpid);
 	char c;
 
 	if (ret == 0)
@@ -215,12 +265,12 @@ int vds_nsexec_child(const int fds[VDS_NS_COUNT], const sigset_t *mask)
 	if (ret < 0)
 		return ret;
 	/* to tell, in the program, whether the forwarder died before it */
-	self = syscall(SYS_pidfd_open, getpid(), 0);
+	self = syscall(SYS_pidfd_open, syscall(SYS_getpid), 0);
 	if (self < 0)
 		return -errno;
-	if (pipe2(sync, O_CLOEXEC) < 0) {
+	if (syscall(SYS_pipe2, sync, O_CLOEXEC) < 0) {
 		ret = -errno;
-		close(self);
+		syscall(SYS_close, self);
 		return ret;
 	}
 	/*
@@ -230,45 +280,46 @@ int vds_nsexec_child(const int fds[VDS_NS_COUNT], const sigset_t *mask)
 	 * program stays in the caller's group unless the forwarder leads it.
 	 */
 	if (!leader)
-		setpgid(0, 0);
+		syscall(SYS_setpgid, 0, 0);
 	/* an ignored SIGCHLD would reap the program before we see its status */
-	sigaction(SIGCHLD, &dfl, &chld);
-	pid = fork();
+	sys_sigaction(SIGCHLD, &dfl, &chld);
+	pid = rawfork ? raw_fork() : fork();
 	if (pid < 0) {
 		ret = -errno;
-		sigaction(SIGCHLD, &chld, NULL);
-		close(self);
-		close(sync[0]);
-		close(sync[1]);
+		sys_sigaction(SIGCHLD, &chld, NULL);
+		syscall(SYS_close, self);
+		syscall(SYS_close, sync[0]);
+		syscall(SYS_close, sync[1]);
 		return ret;
 	}
 	if (pid == 0) {
 		struct pollfd gone = { .fd = self, .events = POLLIN };
+		struct timespec now = { 0, 0 };
 
 		/* until the forwarder has put us in our process group */
-		close(sync[1]);
-		while (read(sync[0], &c, 1) < 0 && errno == EINTR)
+		syscall(SYS_close, sync[1]);
+		while (syscall(SYS_read, sync[0], &c, 1) < 0 && errno == EINTR)
 			;
-		close(sync[0]);
+		syscall(SYS_close, sync[0]);
 		if (leader)
-			setpgid(0, 0);
+			syscall(SYS_setpgid, 0, 0);
 		/*
 		 * SIGKILL is the one signal the forwarder cannot pass on:
 		 * its death ends the program (Popen.kill() works).
 		 */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
-		    poll(&gone, 1, 0) != 0)
-			_exit(VDESTACK_STATUS_SIGNAL + SIGKILL);
-		close(self);
-		sigaction(SIGCHLD, &chld, NULL);
-		sigprocmask(SIG_SETMASK, mask, NULL);
+		if (sys_prctl(PR_SET_PDEATHSIG, SIGKILL, 0) < 0 ||
+		    syscall(SYS_ppoll, &gone, 1, &now, NULL, 0) != 0)
+			sys_exit(VDESTACK_STATUS_SIGNAL + SIGKILL);
+		syscall(SYS_close, self);
+		sys_sigaction(SIGCHLD, &chld, NULL);
+		sys_sigmask(SIG_SETMASK, mask, NULL);
 		return 0;
 	}
 	/* the program is in a PID namespace that cannot see the group */
 	if (!leader)
-		setpgid(pid, group);
+		syscall(SYS_setpgid, pid, group);
 	syscall(SYS_close_range, 0, ~0U, 0);	/* sync[1] too: go on */
-	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	sys_prctl(PR_SET_CHILD_SUBREAPER, 1, 0);
 	forward(pid);
 }
 
@@ -288,7 +339,7 @@ int vds_nsexec_enter(const int fds[VDS_NS_COUNT])
 
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	ret = vds_nsexec_child(fds, &old);
+	ret = vds_nsexec_child(fds, &old, 0);
 	if (ret < 0)
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	return ret;
@@ -324,17 +375,17 @@ static pid_t spawn(struct vdestack *stack, char *const argv[], char *const envp[
 	/* no handler of the host may run in the child */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = fork();
+	pid = raw_fork();
 	if (pid == 0) {
-		ret = vds_nsexec_child(fds, &old);
+		ret = vds_nsexec_child(fds, &old, 1);
 		if (ret == 0) {
-			execve(argv[0], argv, envp ? envp : environ);
+			syscall(SYS_execve, argv[0], argv, envp ? envp : environ);
 			ret = -errno;
 		}
 		err = -ret;
-		while (write(rep[1], &err, sizeof(err)) < 0 && errno == EINTR)
+		while (syscall(SYS_write, rep[1], &err, sizeof(err)) < 0 && errno == EINTR)
 			;
-		_exit(VDESTACK_STATUS_NOEXEC);
+		sys_exit(VDESTACK_STATUS_NOEXEC);
 	}
 	ret = pid < 0 ? -errno : 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
