@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -109,6 +110,16 @@ def make_stack() -> Iterator[Callable[..., "Stack"]]:
             stack.close()
 
 
+def _accepts(path: str) -> bool:
+    """Whether a unix stream socket at path accepts connections now."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        try:
+            s.connect(path)
+        except OSError:
+            return False
+    return True
+
+
 class VdeSwitch:
     """A running VDE switch (the value of the ``vde_switch`` fixture)."""
 
@@ -142,7 +153,9 @@ class VdeSwitch:
                                           stderr=err)
         ctl = os.path.join(self.path, "ctl")
         deadline = time.monotonic() + SWITCH_START_TIMEOUT
-        while not os.path.exists(ctl):
+        # the control socket exists (bind) a moment before it listens:
+        # ready is when a connection to it is accepted
+        while not _accepts(ctl):
             if self._proc.poll() is not None:
                 with open(log, "rb") as f:
                     err = f.read().decode(errors="replace")
