@@ -20,6 +20,7 @@
 #include "proto.h"
 #include "pump.h"
 #include "stack.h"
+#include "reclaim.h"
 #include "stream.h"
 #include "util.h"
 #include "vds_python.h"
@@ -104,6 +105,23 @@ struct vds_stack *vds_stack_get(struct vdestack *h, int *err)
 }
 
 /*
+ * The network side of a stack, in the process that owns it: no more frames,
+ * the VDE connection closed (which unlinks ptp/switch paths), the stream
+ * command ended.  At vde_delstack(), even while another thread's call (a
+ * long command) still holds the stack: that call needs only the helper.
+ */
+static void stack_unplug(struct vds_stack *st)
+{
+	vds_pump_remove(st);
+	if (st->conn) {
+		vde_close(st->conn);
+		st->conn = NULL;
+		st->datafd = st->ctlfd = -1;
+	}
+	vds_stream_stop(st, 1);
+}
+
+/*
  * Also a half-built stack: every field starts empty (-1, NULL), so a
  * constructor's failure path is this one call.
  */
@@ -111,18 +129,14 @@ static void stack_free(struct vds_stack *st)
 {
 	int owned = !st->ctx || vds_ctx_owned(st->ctx);
 
-	if (owned)
-		vds_pump_remove(st);
-	if (st->conn) {
-		if (owned) {
-			vde_close(st->conn);	/* unlinks ptp/switch paths */
-		} else {
-			/* a forked child: the connection is the parent's */
-			if (st->datafd >= 0)
-				close(st->datafd);
-			if (st->ctlfd >= 0 && st->ctlfd != st->datafd)
-				close(st->ctlfd);
-		}
+	if (owned) {
+		stack_unplug(st);
+	} else if (st->conn) {
+		/* a forked child: the connection is the parent's */
+		if (st->datafd >= 0)
+			close(st->datafd);
+		if (st->ctlfd >= 0 && st->ctlfd != st->datafd)
+			close(st->ctlfd);
 	}
 	vds_stream_stop(st, owned);
 	if (st->tap >= 0)
@@ -212,6 +226,8 @@ static int stack_connect(struct vds_stack *st, const char *vnl)
 		st->kind = VDS_KIND_STREAM;
 		return vds_stream_start(st, vnl + 1);
 	}
+	/* a switch:// left by a dead owner is taken back, a live one never */
+	vds_reclaim_stale(vnl);
 	copy = strdup(vnl);
 	if (!copy)
 		return -ENOMEM;
@@ -284,6 +300,8 @@ static int stack_new(const char *vnl, const char *ifname, struct vdestack **out)
 	ret = stack_connect(st, vnl);
 	if (ret == 0)
 		ret = stack_attach(st);
+	if (ret == 0 && st->kind == VDS_KIND_STREAM)
+		ret = vds_stream_adopt(st);
 	if (ret == 0 && st->tap >= 0)
 		ret = vds_pump_add(st->ctx->pumps, st);
 	if (ret < 0)
@@ -343,10 +361,13 @@ VDS_EXPORT void vde_delstack(struct vdestack *stack)
 		handle_free(stack);
 	}
 	pthread_mutex_unlock(&vds_glock);
-	if (st)
-		vds_stack_put(st);
-	else
+	if (!st) {
 		errno = EBADF;
+		return;
+	}
+	if (!st->ctx || vds_ctx_owned(st->ctx))
+		stack_unplug(st);
+	vds_stack_put(st);
 }
 
 /**

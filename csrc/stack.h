@@ -39,6 +39,7 @@ enum vds_kind { VDS_KIND_NONE, VDS_KIND_VDE, VDS_KIND_STREAM };
  * @data_dgram:	... a datagram socket: 0 bytes is no EOF
  * @sfd, @spid, @vs:	stream mode (stream.c): socket to the command, its
  *		pid, framing
+ * @sq:		stream mode: bytes the command did not take yet (stream.c)
  * @pump:	the pump's state for this stack (pump.c), or NULL
  * @stats:	frame counters
  * @ifname:	interface name
@@ -57,6 +58,7 @@ struct vds_stack {
 	int sfd;
 	pid_t spid;
 	VDESTREAM *vs;
+	struct vds_streamq *sq;
 	struct vds_pump_stack *pump;
 	struct vdestack_stats stats;
 	char ifname[IFNAMSIZ];

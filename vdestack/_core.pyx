@@ -87,6 +87,25 @@ cdef int _command_done(int rc, int err, _Interrupt intr, object command) except 
     return rc
 
 
+cdef char **_cvector(object items) except? NULL:
+    """A malloc()ed NULL-terminated vector over a list of bytes, or NULL
+    for None.  The bytes objects must outlive it (the caller holds them)."""
+    cdef Py_ssize_t n, i
+    cdef char **v
+    if items is None:
+        return NULL
+    if not isinstance(items, list) or not all(isinstance(x, bytes) for x in items):
+        raise TypeError("env must be a list of bytes")
+    n = len(items)
+    v = <char **>malloc((n + 1) * sizeof(char *))
+    if v == NULL:
+        raise MemoryError()
+    for i in range(n):
+        v[i] = <bytes>items[i]
+    v[n] = NULL
+    return v
+
+
 cdef class CoreStack:
     """One stack of the C core: ``vde_addstack(vnl, ifname)``.
 
@@ -162,14 +181,15 @@ cdef class CoreStack:
             with nogil:
                 vde_delstack(st)
 
-    def cmd(self, command):
+    def cmd(self, command, env=None):
         """Run ';'-separated commands (full paths) in the stack.
 
+        env: None (the process's environment now) or a list of b"NAME=value".
         Returns the exit status of the first command that failed, 0 if all
         succeeded (127: cannot execute, 128+N: killed by signal N).  Raises
-        OSError on failure (EINVAL for a relative path or an empty line) and
-        whatever a signal handler raised while the command ran (the command
-        is then killed).
+        OSError on failure (EINVAL for a relative path or an empty line,
+        E2BIG for an environment past the limit) and whatever a signal
+        handler raised while the command ran (the command is then killed).
         """
         cdef bytes b = _cstring(command, "command")
         cdef const char *c = b
@@ -177,15 +197,18 @@ cdef class CoreStack:
         cdef vdestack *st = self._open()
         cdef int rc = -1
         cdef int err = 0
+        cdef char **cenv = _cvector(env)
         with nogil:
-            rc = vds_stackcmd_intr(st, c, _interrupted, <void *>intr)
+            rc = vds_stackcmde_intr(st, c, cenv, _interrupted, <void *>intr)
             err = errno
+        free(cenv)
         return _command_done(rc, err, intr, b)
 
-    def cmdv(self, argv):
+    def cmdv(self, argv, env=None):
         """Run one command given as an argument vector (argv[0] a full path).
 
-        No parsing of quotes or ';'.  Same return value and errors as cmd();
+        No parsing of quotes or ';'.  env as for cmd().  Same return value
+        and errors as cmd();
         TypeError unless argv is a list or tuple of str/bytes, ValueError if
         it is empty.
         """
@@ -202,15 +225,22 @@ cdef class CoreStack:
         cdef _Interrupt intr = _Interrupt()
         cdef int rc = -1
         cdef int err = 0
+        cdef char **cenv = NULL
         if cargv == NULL:
             raise MemoryError()
         for i in range(n):
             cargv[i] = <bytes>args[i]
         cargv[n] = NULL
+        try:
+            cenv = _cvector(env)
+        except BaseException:
+            free(cargv)
+            raise
         with nogil:
-            rc = vds_cmdv_intr(st, cargv, _interrupted, <void *>intr)
+            rc = vds_cmdve_intr(st, cargv, cenv, _interrupted, <void *>intr)
             err = errno
         free(cargv)
+        free(cenv)
         return _command_done(rc, err, intr, args)
 
     def msocket(self, int family, int type, int proto=0):
@@ -245,7 +275,8 @@ cdef class CoreStack:
             "rx_frames": s.rx_frames, "rx_bytes": s.rx_bytes,
             "tx_dropped": s.tx_dropped, "rx_dropped": s.rx_dropped,
             "rx_runt": s.rx_runt, "rx_oversize": s.rx_oversize,
-            "hung_up": s.hung_up,
+            "hung_up": s.hung_up, "peer_lost": s.peer_lost,
+            "rx_empty": s.rx_empty,
         }
 
 

@@ -394,7 +394,8 @@ def test_close_while_a_thread_runs_a_command(make_stack) -> None:
 def test_stats_count_frames(pair) -> None:
     before = pair.a.stats()
     assert set(before) == {"tx_frames", "tx_bytes", "rx_frames", "rx_bytes", "tx_dropped",
-                           "rx_dropped", "rx_runt", "rx_oversize", "hung_up"}
+                           "rx_dropped", "rx_runt", "rx_oversize", "hung_up", "peer_lost",
+                           "rx_empty"}
     assert before["hung_up"] == 0
     srv = pair.a.socket()
     srv.bind((A_IP, 0))
