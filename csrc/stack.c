@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "netinfo.h"
 #include "vds.h"
 
 #define H_LIVE		0x76647374u
@@ -400,6 +401,7 @@ VDS_EXPORT void vde_delstack(struct vdestack *stack)
 
 	if (!stack)
 		return;
+	vds_netinfo_release(stack);	/* DHCP release, renewals and DNS state */
 	__atomic_compare_exchange_n(&vds_default, &expect, NULL, 0,
 				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 	pthread_mutex_lock(&vds_glock);
