@@ -6,9 +6,10 @@ import operator
 import os
 import socket as _socket
 import warnings
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
-from . import _core, _default
+from . import _core, _default, _netconf
+from ._netconf import Address, Link, Route
 from ._socket import StackSocket
 
 __all__ = ["Stack"]
@@ -34,8 +35,10 @@ class Stack:
     command runs on the host, found on PATH, and its stdin/stdout carry the
     VDE stream), or None/``""`` for a stack with loopback only.  ``ifname``
     names the interface (default ``vde0``, at most 15 bytes).  The new stack
-    has ``lo`` up and its interface down and without addresses: configure
-    it with :meth:`cmd`.
+    has ``lo`` up and its interface down and without addresses.  ``config``
+    is a configuration string applied at once (see :meth:`config`), e.g.
+    ``"ip=10.0.0.1/24,gw=10.0.0.254"``; a bad one raises ValueError before
+    the stack is made.
 
     Raises OSError (with the errno of the failure, e.g. FileNotFoundError,
     and a message naming the VNL) when the stack cannot be made, ValueError
@@ -50,14 +53,25 @@ class Stack:
     """
 
     def __init__(self, vnl: Optional[PathType] = None,
-                 ifname: Optional[StrOrBytes] = None) -> None:
+                 ifname: Optional[StrOrBytes] = None,
+                 config: Optional[StrOrBytes] = None) -> None:
         self._core: Optional[_core.CoreStack] = None
+        if config is not None:
+            bad = _core.config_check(config)
+            if bad is not None:
+                raise _netconf.config_error(config, bad)
         self._core = _core.CoreStack(vnl, ifname)
         self._vnl = _text(vnl)
         if ifname is not None:
             self._ifname: Optional[str] = _text(ifname)
         else:
             self._ifname = "vde0" if self._vnl else None
+        if config is not None:
+            try:
+                self.config(config)
+            except BaseException:
+                self.close()
+                raise
 
     # -- what the stack is ------------------------------------------------
 
@@ -201,3 +215,41 @@ class Stack:
         hung_up (1 once the VDE side went away).
         """
         return self._open_core().stats()
+
+    # -- network configuration -------------------------------------------------
+
+    def config(self, config: StrOrBytes) -> None:
+        """Configure the stack from a string of comma-separated tokens.
+
+        Tokens: ``iface=NAME`` (the interface of the tokens after it;
+        default: the first), ``ip=ADDR/LEN`` (IPv4 or IPv6, repeatable),
+        ``gw=ADDR`` (default gateway, IPv4 or IPv6), ``mtu=N``,
+        ``mac=XX:XX:XX:XX:XX:XX``, ``up``, ``down``, ``dns=ADDR``
+        (repeatable), ``domain=NAME``, ``dhcp``, ``dhcp6``, ``slaac``,
+        ``fqdn=NAME`` (sent in DHCP requests), ``timeout=SECONDS`` (for
+        dhcp/dhcp6/slaac, default 10).  An address, a gateway, dhcp,
+        dhcp6 or slaac brings the interface up.  Example::
+
+            s.config("ip=10.0.0.1/24,gw=10.0.0.254,ip=fd00::1/64")
+
+        Raises ValueError naming the bad token when the string is invalid
+        or names an interface the stack does not have (nothing is applied
+        then), OSError with the kernel's errno when it refuses a setting
+        (what came before it stays applied), TimeoutError when a DHCP
+        server or router does not answer in time.
+        """
+        bad = self._open_core().config(config)
+        if bad is not None:
+            raise _netconf.config_error(config, bad, no_interface=not self._vnl)
+
+    def links(self) -> List[Link]:
+        """The stack's interfaces as the kernel reports them (``lo`` too)."""
+        return _netconf.links_of(self._open_core().links())
+
+    def addresses(self) -> List[Address]:
+        """The stack's IPv4 and IPv6 addresses (link-local and loopback too)."""
+        return _netconf.addresses_of(self._open_core().addrs())
+
+    def routes(self) -> List[Route]:
+        """The unicast routes of the stack's main routing table."""
+        return _netconf.routes_of(self._open_core().routes())
