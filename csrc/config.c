@@ -226,6 +226,7 @@ static int token(struct vds_conf *c, int *cur, char *tok, size_t off)
 		if (!valid_ifname(val))
 			return 0;
 		*cur = section(c, val, off);
+		c->ifs[*cur].used = 1;	/* a named interface must exist */
 		return 1;
 	}
 	s = &c->ifs[*cur];
