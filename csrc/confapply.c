@@ -18,7 +18,8 @@
 #include "config.h"
 #include "netinfo.h"
 #include "nlconf.h"
-#include "vds.h"
+#include "stack.h"
+#include "util.h"
 
 /* the name of the stack's first interface, "" if it has none */
 static int first_ifname(struct vdestack *stack, char name[IFNAMSIZ])

@@ -10,7 +10,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 
-#include "vds.h"
+#include "stack.h"
+#include "util.h"
 
 typedef int (*socket_fn)(int, int, int);
 

@@ -25,7 +25,7 @@
 #include <libmnl/libmnl.h>
 
 #include "nlconf.h"
-#include "vds.h"
+#include "util.h"
 
 /* a reply to one request is small; a dump comes in datagrams of this size */
 #define NL_BUF		8192
