@@ -21,22 +21,6 @@
 #include "stack.h"
 #include "util.h"
 
-/* the name of the stack's first interface, "" if it has none */
-static int first_ifname(struct vdestack *stack, char name[IFNAMSIZ])
-{
-	int err = 0;
-	struct vds_stack *st = vds_stack_get(stack, &err);
-
-	if (!st)
-		return err;
-	if (st->kind == VDS_KIND_NONE)
-		name[0] = '\0';
-	else
-		memcpy(name, st->ifname, IFNAMSIZ);
-	vds_stack_put(st);
-	return 0;
-}
-
 static int apply_if(int nl, const struct vds_conf *c, int i, int index)
 {
 	const struct vds_conf_if *s = &c->ifs[i];
@@ -93,7 +77,7 @@ int vds_config_apply(struct vdestack *stack, const char *config, size_t *bad_off
 	int *index = NULL, nl = -1, ret, need_nl = 0;
 
 	*bad_offset = VDS_CONF_NOWHERE;
-	ret = first_ifname(stack, first);
+	ret = vds_stack_first_ifname(stack, first);
 	if (ret < 0)
 		return ret;
 	ret = vds_config_parse(config, &c, bad_offset);

@@ -484,6 +484,24 @@ static void h_request(struct helper *h, int ci)
 		h_addstack(h, cfd, &rq, name);
 		return;
 	}
+	case VDS_OP_ADDIF: {	/* one more tap in an existing namespace */
+		char name[IFNAMSIZ];
+		int tap;
+
+		if (len == 0 || len >= IFNAMSIZ || memchr(payload, 0, len)) {
+			h_send(cfd, -EINVAL, NULL, 0);
+			return;
+		}
+		memcpy(name, payload, len);
+		name[len] = 0;
+		tap = h_enter(h, rq.id);
+		if (tap == 0)
+			tap = h_open_tap(name);
+		h_send(cfd, tap < 0 ? tap : 0, &tap, tap >= 0);
+		if (tap >= 0)
+			close(tap);
+		return;
+	}
 	case VDS_OP_DELSTACK:
 		if (rq.id < 0 || rq.id >= h->nnetns || h->netns[rq.id] < 0) {
 			h_send(cfd, -EBADF, NULL, 0);

@@ -236,6 +236,13 @@ int vdestack_routes(struct vdestack *stack, struct vdestack_route **routes);
  */
 int vdestack_config(struct vdestack *stack, const char *config);
 
+/*
+ * Add an interface on another VDE network (vnl, as for vde_addstack) to the
+ * stack, named ifname (NULL: the first free "vdeN").  It has its own tap,
+ * VDE connection and pump, and goes with the stack.  0, or -1 with errno.
+ */
+int vdestack_addif(struct vdestack *stack, const char *vnl, const char *ifname);
+
 /* The library version, e.g. "1.0.0". */
 const char *vdestack_version(void);
 

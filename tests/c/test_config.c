@@ -25,6 +25,29 @@
 
 /* ------------------------------------------------------------ helpers --- */
 
+/* a call that must fail with errno want (read right after the call) */
+static void expect_fail(int rc, int err, int want, const char *what)
+{
+	CHECK(rc == -1 && err == want, "%s: -1 %s (got %d, %s)", what, strerrorname_np(want), rc,
+	      rc ? strerror(err) : "no error");
+}
+
+#define FAILS(call, want, what)						\
+	do {								\
+		errno = 0;						\
+		int r_ = (call);					\
+		expect_fail(r_, errno, (want), (what));			\
+	} while (0)
+
+/* a call that must return 0 */
+#define WORKS(call, what)						\
+	do {								\
+		errno = 0;						\
+		int r_ = (call), e_ = errno;				\
+		CHECK(r_ == 0, "%s%s%s", (what), r_ ? ": " : "",	\
+		      r_ ? strerror(e_) : "");				\
+	} while (0)
+
 static struct vdestack *stack_cfg(const char *vnl, const char *config)
 {
 	struct vdestack *s = vde_addstack((char *)vnl, NULL);
@@ -155,7 +178,7 @@ static int echo(struct vdestack *a, struct vdestack *b, const char *ip, int port
 }
 
 /* one connect attempt: 0, or the errno it failed with */
-__attribute__((unused)) static int try_connect(struct vdestack *s, const char *ip, int port, double secs)
+static int try_connect(struct vdestack *s, const char *ip, int port, double secs)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -197,8 +220,8 @@ VT_TEST(strings_tcp, 60)
 	CHECK(echo(b, a, "fd61::2", 7002, 256 * KIB, 15, why, sizeof(why)),
 	      "TCP over IPv6, a -> b, 256 KiB echoed %s", why);
 	/* applying the same string again changes nothing and is no error */
-	CHECK(vdestack_config(a, "ip=10.61.0.1/24,ip=fd61::1/64") == 0,
-	      "the same string applied twice: 0 (%s)", strerror(errno));
+	WORKS(vdestack_config(a, "ip=10.61.0.1/24,ip=fd61::1/64"),
+	      "the same string applied twice: 0");
 	CHECK(echo(a, b, "fd61::1", 7003, 64 * KIB, 15, why, sizeof(why)),
 	      "TCP over IPv6 after reapplying, b -> a %s", why);
 	vde_delstack(b);
@@ -446,8 +469,8 @@ VT_TEST(bad_strings, 60)
 	snap_free(&after);
 
 	/* the control: the good prefix alone does change the stack */
-	CHECK(vdestack_config(a, "ip=10.63.0.9/24,mtu=9000,ip=fd63::9/64") == 0,
-	      "the good tokens alone apply (%s)", strerror(errno));
+	WORKS(vdestack_config(a, "ip=10.63.0.9/24,mtu=9000,ip=fd63::9/64"),
+	      "the good tokens alone apply");
 	snap_take(a, &after);
 	CHECK(!snap_same(&before, &after) && has_addr(a, "vde0", "10.63.0.9", 24) &&
 	      has_addr(a, "vde0", "fd63::9", 64), "and the kernel reports the change");
@@ -457,18 +480,14 @@ VT_TEST(bad_strings, 60)
 	/* a stack without an interface: a token that needs one is refused */
 	lo = vde_addstack(NULL, NULL);
 	REQUIRE(lo, "a loopback-only stack");
-	errno = 0;
-	CHECK(vdestack_config(lo, "ip=10.63.1.1/24") == -1 && errno == EINVAL,
-	      "loopback-only stack, ip= without iface=: EINVAL (%s)", strerror(errno));
+	FAILS(vdestack_config(lo, "ip=10.63.1.1/24"), EINVAL,
+	      "loopback-only stack, ip= without iface=");
 	CHECK(vdestack_config(lo, "iface=lo,ip=127.0.0.2/8") == 0 &&
 	      has_addr(lo, "lo", "127.0.0.2", 8), "iface=lo,ip=127.0.0.2/8 applies to lo");
 	vde_delstack(lo);
-	errno = 0;
-	CHECK(vdestack_config(NULL, "up") == -1 && errno == EINVAL, "NULL stack: EINVAL");
+	FAILS(vdestack_config(NULL, "up"), EINVAL, "NULL stack");
 	vde_delstack(a);
-	errno = 0;
-	CHECK(vdestack_config(a, "up") == -1 && errno == EBADF, "deleted stack: EBADF (%s)",
-	      strerror(errno));
+	FAILS(vdestack_config(a, "up"), EBADF, "deleted stack");
 }
 
 /* the rtnetlink calls one by one, with the kernel's errors */
@@ -488,58 +507,182 @@ VT_TEST(api_calls, 60)
 	inet_pton(AF_INET, "10.64.0.254", hop);
 	inet_pton(AF_INET, "10.65.0.1", far);
 
-	errno = 0;
-	CHECK(vdestack_link_set(a, "nope0", 1, 0, NULL) == -1 && errno == ENODEV,
-	      "link_set on an unknown interface: ENODEV (%s)", strerror(errno));
-	CHECK(vdestack_link_set(a, "vde0", 1, 0, NULL) == 0, "vde0 up");
-	CHECK(vdestack_addr_add(a, "vde0", AF_INET, v4, 24) == 0, "addr_add 10.64.0.1/24");
-	CHECK(vdestack_addr_add(a, "vde0", AF_INET6, v6, 64) == 0, "addr_add fd64::1/64");
+	FAILS(vdestack_link_set(a, "nope0", 1, 0, NULL), ENODEV, "link_set on an unknown interface");
+	WORKS(vdestack_link_set(a, "vde0", 1, 0, NULL), "vde0 up");
+	WORKS(vdestack_addr_add(a, "vde0", AF_INET, v4, 24), "addr_add 10.64.0.1/24");
+	WORKS(vdestack_addr_add(a, "vde0", AF_INET6, v6, 64), "addr_add fd64::1/64");
 	CHECK(has_addr(a, "vde0", "10.64.0.1", 24) && has_addr(a, "vde0", "fd64::1", 64),
 	      "both listed");
-	errno = 0;
-	CHECK(vdestack_addr_add(a, "vde0", AF_INET, v4, 24) == -1 && errno == EEXIST,
-	      "the same address again: the kernel's EEXIST (%s)", strerror(errno));
-	errno = 0;
-	CHECK(vdestack_addr_add(a, "vde0", AF_INET, v4, 33) == -1 && errno == EINVAL,
-	      "prefix 33: EINVAL");
-	errno = 0;
-	CHECK(vdestack_addr_add(a, "vde0", AF_PACKET, v4, 24) == -1 && errno == EINVAL,
-	      "family AF_PACKET: EINVAL");
+	FAILS(vdestack_addr_add(a, "vde0", AF_INET, v4, 24), EEXIST,
+	      "the same address again: the kernel's error");
+	FAILS(vdestack_addr_add(a, "vde0", AF_INET, v4, 33), EINVAL, "prefix 33");
+	FAILS(vdestack_addr_add(a, "vde0", AF_PACKET, v4, 24), EINVAL, "family AF_PACKET");
 
-	CHECK(vdestack_route_add(a, AF_INET, net, 16, hop, NULL) == 0,
-	      "route_add 10.99.0.0/16 via 10.64.0.254 (%s)", strerror(errno));
-	errno = 0;
-	CHECK(vdestack_route_add(a, AF_INET, net, 16, hop, NULL) == -1 && errno == EEXIST,
-	      "the same route again: EEXIST (%s)", strerror(errno));
-	errno = 0;
-	CHECK(vdestack_route_add(a, AF_INET, NULL, 0, far, NULL) == -1 && errno == ENETUNREACH,
-	      "a default route through an unreachable gateway: ENETUNREACH (%s)",
-	      strerror(errno));
-	CHECK(vdestack_route_add(a, AF_INET, NULL, 0, hop, "vde0") == 0, "default via 10.64.0.254");
+	WORKS(vdestack_route_add(a, AF_INET, net, 16, hop, NULL),
+	      "route_add 10.99.0.0/16 via 10.64.0.254");
+	FAILS(vdestack_route_add(a, AF_INET, net, 16, hop, NULL), EEXIST, "the same route again");
+	FAILS(vdestack_route_add(a, AF_INET, NULL, 0, far, NULL), ENETUNREACH,
+	      "a default route through an unreachable gateway");
+	WORKS(vdestack_route_add(a, AF_INET, NULL, 0, hop, "vde0"), "default via 10.64.0.254");
 	CHECK(default_route(a, AF_INET, gw, sizeof(gw)) == 1 && !strcmp(gw, "10.64.0.254"),
 	      "the kernel reports one default route, via %s", gw);
 	/* the configuration string replaces the default route */
-	CHECK(vdestack_config(a, "gw=10.64.0.253") == 0, "config gw=10.64.0.253");
+	WORKS(vdestack_config(a, "gw=10.64.0.253"), "config gw=10.64.0.253");
 	CHECK(default_route(a, AF_INET, gw, sizeof(gw)) == 1 && !strcmp(gw, "10.64.0.253"),
 	      "still one default route, now via %s", gw);
-	CHECK(vdestack_route_del(a, AF_INET, NULL, 0, NULL, NULL) == 0, "route_del default");
+	WORKS(vdestack_route_del(a, AF_INET, NULL, 0, NULL, NULL), "route_del default");
 	CHECK(default_route(a, AF_INET, gw, sizeof(gw)) == 0, "no default route left");
-	CHECK(vdestack_route_del(a, AF_INET, net, 16, hop, "vde0") == 0, "route_del 10.99/16");
-	errno = 0;
-	CHECK(vdestack_route_del(a, AF_INET, net, 16, NULL, NULL) == -1 && errno == ESRCH,
-	      "route_del again: ESRCH (%s)", strerror(errno));
+	WORKS(vdestack_route_del(a, AF_INET, net, 16, hop, "vde0"), "route_del 10.99/16");
+	FAILS(vdestack_route_del(a, AF_INET, net, 16, NULL, NULL), ESRCH, "route_del again");
 
-	CHECK(vdestack_addr_del(a, "vde0", AF_INET, v4, 24) == 0, "addr_del 10.64.0.1/24");
-	errno = 0;
-	CHECK(vdestack_addr_del(a, "vde0", AF_INET, v4, 24) == -1 && errno == EADDRNOTAVAIL,
-	      "addr_del again: EADDRNOTAVAIL (%s)", strerror(errno));
+	WORKS(vdestack_addr_del(a, "vde0", AF_INET, v4, 24), "addr_del 10.64.0.1/24");
+	FAILS(vdestack_addr_del(a, "vde0", AF_INET, v4, 24), EADDRNOTAVAIL, "addr_del again");
 	CHECK(!has_addr(a, "vde0", "10.64.0.1", 24) && has_addr(a, "vde0", "fd64::1", 64),
 	      "10.64.0.1 gone, fd64::1 still there");
 	CHECK(vdestack_addr_del(a, "vde0", AF_INET6, v6, 64) == 0 &&
 	      !has_addr(a, "vde0", "fd64::1", 64), "addr_del fd64::1/64");
-	errno = 0;
-	CHECK(vdestack_links(a, NULL) == -1 && errno == EINVAL, "links(NULL): EINVAL");
+	FAILS(vdestack_links(a, NULL), EINVAL, "links(NULL)");
 	vde_delstack(a);
+	FAILS(vdestack_links(a, &l), EBADF, "links of a deleted stack");
+	CHECK(!l, "and the pointer is NULL");
+}
+
+/* a switch of the test's own, sw<n> in the scratch dir: its vde:// VNL */
+static char *switch_vnl(int n)
+{
+	char *path = vt_path("sw%d", n), *vnl = malloc(strlen(path) + 8);
+	pid_t sw = vt_switch_start(path);
+
+	REQUIRE(sw > 0 && vnl, "switch %s started", path);
+	sprintf(vnl, "vde://%s", path);
+	return vnl;
+}
+
+static int has_link(struct vdestack *s, const char *name)
+{
+	struct vdestack_link *l = NULL;
+	int n = vdestack_links(s, &l), found = find_link(l, n, name) != NULL;
+
+	free(l);
+	return found;
+}
+
+/*
+ * One stack on two switches (vdestack_addif) reaches a peer on each; the
+ * interfaces' names, the errors, and nothing left after the delete.
+ */
+VT_TEST(two_switches, 60)
+{
+	char *sw1 = switch_vnl(1), *sw2 = switch_vnl(2), why[256] = "";
+	struct vdestack *s, *p1, *p2;
+	int fds0, rc, e;
+
+	fds0 = vt_count_fds();
+	s = stack_cfg(sw1, "ip=10.72.1.1/24,ip=fd72:1::1/64");
+	REQUIRE(s, "a stack on sw1");
+	WORKS(vdestack_addif(s, sw2, NULL), "vdestack_addif(sw2, NULL)");
+	CHECK(has_link(s, "vde1"), "the new interface is named vde1");
+	WORKS(vdestack_config(s, "iface=vde1,ip=10.72.2.1/24,ip=fd72:2::1/64"),
+	      "vde1 configured by string");
+	p1 = stack_cfg(sw1, "ip=10.72.1.2/24,ip=fd72:1::2/64");
+	p2 = stack_cfg(sw2, "ip=10.72.2.2/24,ip=fd72:2::2/64");
+	REQUIRE(p1 && p2, "a peer on each switch");
+	CHECK(echo(p1, s, "10.72.1.2", 7201, 128 * KIB, 15, why, sizeof(why)),
+	      "the stack reaches the peer on sw1 over IPv4 %s", why);
+	CHECK(echo(p2, s, "10.72.2.2", 7202, 128 * KIB, 15, why, sizeof(why)),
+	      "the stack reaches the peer on sw2 over IPv4 %s", why);
+	CHECK(echo(s, p2, "fd72:2::1", 7203, 128 * KIB, 15, why, sizeof(why)),
+	      "the peer on sw2 reaches the stack's vde1 over IPv6 %s", why);
+	CHECK(echo(s, p1, "fd72:1::1", 7204, 64 * KIB, 15, why, sizeof(why)),
+	      "the peer on sw1 reaches the stack's vde0 over IPv6 %s", why);
+	/* the peers are not on each other's network */
+	rc = try_connect(p1, "10.72.2.2", 7205, 2);
+	CHECK(rc == ENETUNREACH, "the peer on sw1 has no route to sw2's network (%s)",
+	      strerror(rc));
+
+	/* a name of one's own, and the errors */
+	WORKS(vdestack_addif(s, sw2, "uplink7"), "vdestack_addif(sw2, \"uplink7\")");
+	CHECK(has_link(s, "uplink7"), "the stack has uplink7");
 	errno = 0;
-	CHECK(vdestack_links(a, &l) == -1 && errno == EBADF && !l, "links of a deleted stack: EBADF");
+	rc = vdestack_addif(s, sw2, "uplink7");
+	e = errno;
+	CHECK(rc == -1 && (e == EBUSY || e == EEXIST), "the same name again: %d (%s)", rc,
+	      strerror(e));
+	errno = 0;
+	rc = vdestack_addif(s, sw2, "lo");
+	e = errno;
+	CHECK(rc == -1 && e != 0, "the name of lo: %d (%s)", rc, strerror(e));
+	FAILS(vdestack_addif(s, sw2, "0123456789abcdef"), EINVAL, "a 16-byte name");
+	FAILS(vdestack_addif(s, sw2, "a/b"), EINVAL, "the name a/b");
+	FAILS(vdestack_addif(s, sw2, "vde%d"), EINVAL, "a kernel name pattern");
+	FAILS(vdestack_addif(s, "", NULL), EINVAL, "an empty VNL");
+	FAILS(vdestack_addif(s, NULL, NULL), EINVAL, "a NULL VNL");
+	errno = 0;
+	rc = vdestack_addif(s, vt_path("nosuchswitch"), NULL);
+	e = errno;
+	CHECK(rc == -1 && e != 0, "a VNL that cannot be opened: %d (%s)", rc, strerror(e));
+	CHECK(has_link(s, "vde1") && has_link(s, "uplink7") && !has_link(s, "vde2"),
+	      "the failed calls left no interface behind");
+	vde_delstack(p1);
+	vde_delstack(p2);
+	vde_delstack(s);
+	FAILS(vdestack_addif(s, sw2, NULL), EBADF, "a deleted stack");
+	vt_sleep(0.1);
+	rc = vt_count_fds();
+	CHECK(rc == fds0, "no fd left: %d before, %d after", fds0, rc);
+}
+
+/*
+ * A route through a gateway stack (two interfaces, forwarding on) works,
+ * and stops working when it is removed; IPv4 and IPv6.
+ */
+VT_TEST(gateway_route, 60)
+{
+	char *sw1 = switch_vnl(1), *sw2 = switch_vnl(2), why[256] = "";
+	struct vdestack *a, *b, *g;
+	unsigned char net4[4], gw4[4], net6[16], gw6[16];
+	int rc;
+
+	a = stack_cfg(sw1, "ip=10.71.1.1/24,ip=fd71:1::1/64");
+	b = stack_cfg(sw2, "ip=10.71.2.1/24,gw=10.71.2.254,ip=fd71:2::1/64,gw=fd71:2::fe");
+	g = vde_addstack(sw1, NULL);
+	REQUIRE(a && b && g, "stacks a (sw1), b (sw2), g (sw1)");
+	rc = vdestack_addif(g, sw2, NULL);
+	REQUIRE(rc == 0, "g gets vde1 on sw2: %s", rc ? strerror(errno) : "ok");
+	rc = vdestack_config(g, "ip=10.71.1.254/24,ip=fd71:1::fe/64,"
+			     "iface=vde1,ip=10.71.2.254/24,ip=fd71:2::fe/64");
+	REQUIRE(rc == 0, "g configured by string: %s", rc ? strerror(errno) : "ok");
+	rc = vt_cmd(g, "/bin/busybox sysctl -w net.ipv4.ip_forward=1;"
+		    "/bin/busybox sysctl -w net.ipv6.conf.all.forwarding=1");
+	REQUIRE(rc == 0, "forwarding on in g (busybox sysctl: %d)", rc);
+	inet_pton(AF_INET, "10.71.2.0", net4);
+	inet_pton(AF_INET, "10.71.1.254", gw4);
+	inet_pton(AF_INET6, "fd71:2::", net6);
+	inet_pton(AF_INET6, "fd71:1::fe", gw6);
+
+	rc = try_connect(a, "10.71.2.1", 7300, 2);
+	CHECK(rc == ENETUNREACH, "before the route: a cannot reach b (%s)", strerror(rc));
+	WORKS(vdestack_route_add(a, AF_INET, net4, 24, gw4, NULL),
+	      "a: route to 10.71.2.0/24 via g");
+	WORKS(vdestack_route_add(a, AF_INET6, net6, 64, gw6, "vde0"),
+	      "a: route to fd71:2::/64 via g");
+	CHECK(echo(b, a, "10.71.2.1", 7301, 64 * KIB, 15, why, sizeof(why)),
+	      "through g: a -> b over IPv4, 64 KiB echoed %s", why);
+	CHECK(echo(b, a, "fd71:2::1", 7302, 64 * KIB, 15, why, sizeof(why)),
+	      "through g: a -> b over IPv6, 64 KiB echoed %s", why);
+	WORKS(vdestack_route_del(a, AF_INET, net4, 24, NULL, NULL), "a: IPv4 route removed");
+	WORKS(vdestack_route_del(a, AF_INET6, net6, 64, NULL, NULL), "a: IPv6 route removed");
+	rc = try_connect(a, "10.71.2.1", 7303, 2);
+	CHECK(rc == ENETUNREACH, "without the route: a cannot reach b over IPv4 (%s)",
+	      strerror(rc));
+	rc = try_connect(a, "fd71:2::1", 7304, 2);
+	CHECK(rc == ENETUNREACH, "without the route: a cannot reach b over IPv6 (%s)",
+	      strerror(rc));
+	/* and a default route through g, by string, works the same */
+	WORKS(vdestack_config(a, "gw=10.71.1.254"), "a: gw=10.71.1.254");
+	CHECK(echo(b, a, "10.71.2.1", 7305, 64 * KIB, 15, why, sizeof(why)),
+	      "through g by a default route %s", why);
+	vde_delstack(a);
+	vde_delstack(b);
+	vde_delstack(g);
 }
