@@ -85,3 +85,8 @@ cdef extern from "config.h" nogil:
     size_t VDS_CONF_NOWHERE
     int vds_config_check(const char *config, size_t *bad_offset)
     int vds_config_apply(vdestack *stack, const char *config, size_t *bad_offset)
+
+
+cdef extern from "stack.h" nogil:
+    # internal convention: 0 or -errno; made receives the interface's name
+    int vds_addif(vdestack *stack, const char *vnl, const char *ifname, char *made)

@@ -349,6 +349,38 @@ cdef class CoreStack:
             _raise_errno(-rc, "cannot apply the configuration")
         return None
 
+    def addif(self, vnl, ifname=None):
+        """vdestack_addif: one more interface on the VDE network vnl,
+        named ifname (None: the first free vdeN).  Returns its name."""
+        cdef bytes bvnl = _cstring(vnl, "vnl")
+        cdef bytes bname = None
+        cdef const char *cvnl = bvnl
+        cdef const char *cname = NULL
+        cdef char made[16]
+        cdef int rc = 0
+        cdef vdestack *st
+        if ifname is not None:
+            if not isinstance(ifname, (str, bytes)):
+                raise TypeError(f"ifname must be str or bytes, not {type(ifname).__name__}")
+            bname = _cstring(ifname, "ifname")
+            if len(bname) == 0 or len(bname) >= IFNAMSIZ:
+                raise ValueError(f"invalid interface name {ifname!r}: "
+                                 f"it must have 1 to {IFNAMSIZ - 1} bytes")
+            if bname in (b".", b"..") or any(c in bname for c in b"/:% \t\n\r\v\f"):
+                raise ValueError(f"invalid interface name {ifname!r}")
+            cname = bname
+        made[0] = 0
+        while True:
+            st = self._enter()
+            try:
+                with nogil:
+                    rc = vds_addif(st, cvnl, cname, made)
+            finally:
+                self._leave()
+            if rc == 0:
+                return made.decode("utf-8", "surrogateescape")
+            _retry_or_raise(-rc, f"cannot add an interface on VNL {os.fsdecode(bvnl)!r}")
+
     def links(self):
         """The interfaces (vdestack_links): a list of tuples
         (index, name, mac bytes, mtu, IFF_* flags)."""

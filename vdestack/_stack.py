@@ -33,8 +33,10 @@ class Stack:
     ``vnl`` is a vdeplug VNL (``vde:///tmp/sw``, ``ptp:///tmp/link``,
     ``switch:///tmp/sw``, ...), ``"=command args"`` for stream mode (the
     command runs on the host, found on PATH, and its stdin/stdout carry the
-    VDE stream), or None/``""`` for a stack with loopback only.  ``ifname``
-    names the interface (default ``vde0``, at most 15 bytes).  The new stack
+    VDE stream), or None/``""`` for a stack with loopback only; a list of
+    VNLs makes one interface on each (``vde0``, ``vde1``, ...; see
+    :meth:`add_interface`).  ``ifname`` names the (first) interface
+    (default ``vde0``, at most 15 bytes).  The new stack
     has ``lo`` up and its interface down and without addresses.  ``config``
     is a configuration string applied at once (see :meth:`config`), e.g.
     ``"ip=10.0.0.1/24,gw=10.0.0.254"``; a bad one raises ValueError before
@@ -52,10 +54,15 @@ class Stack:
     child inherits them.
     """
 
-    def __init__(self, vnl: Optional[PathType] = None,
+    def __init__(self, vnl: Union[None, PathType, Sequence[PathType]] = None,
                  ifname: Optional[StrOrBytes] = None,
                  config: Optional[StrOrBytes] = None) -> None:
         self._core: Optional[_core.CoreStack] = None
+        more: List[PathType] = []
+        if isinstance(vnl, (list, tuple)):
+            if not vnl:
+                raise ValueError("vnl: an empty list of VNLs")
+            vnl, more = vnl[0], list(vnl[1:])
         if config is not None:
             bad = _core.config_check(config)
             if bad is not None:
@@ -66,12 +73,15 @@ class Stack:
             self._ifname: Optional[str] = _text(ifname)
         else:
             self._ifname = "vde0" if self._vnl else None
-        if config is not None:
-            try:
+        self._interfaces: List[str] = [self._ifname] if self._vnl and self._ifname else []
+        try:
+            for v in more:
+                self.add_interface(v)
+            if config is not None:
                 self.config(config)
-            except BaseException:
-                self.close()
-                raise
+        except BaseException:
+            self.close()
+            raise
 
     # -- what the stack is ------------------------------------------------
 
@@ -85,6 +95,12 @@ class Stack:
         """Name of the stack's interface (``vde0`` unless given), None for a
         loopback-only stack made without an explicit name."""
         return self._ifname
+
+    @property
+    def interfaces(self) -> List[str]:
+        """Names of the stack's own interfaces, in the order they were made
+        (not ``lo``)."""
+        return list(self._interfaces)
 
     @property
     def closed(self) -> bool:
@@ -240,7 +256,21 @@ class Stack:
         """
         bad = self._open_core().config(config)
         if bad is not None:
-            raise _netconf.config_error(config, bad, no_interface=not self._vnl)
+            raise _netconf.config_error(config, bad, no_interface=not self._interfaces)
+
+    def add_interface(self, vnl: PathType, ifname: Optional[StrOrBytes] = None) -> str:
+        """Add an interface on another VDE network and return its name.
+
+        ``ifname`` None gives the first free ``vdeN`` (``vde1`` next to
+        ``vde0``).  Like the first interface it starts down and without
+        addresses: configure it with ``config("iface=NAME,...")``.  It has
+        its own VDE connection and goes with the stack.  Raises OSError
+        (e.g. FileNotFoundError for a switch that is not there, EBUSY for a
+        name in use), ValueError for an invalid name.
+        """
+        name = self._open_core().addif(vnl, ifname)
+        self._interfaces.append(name)
+        return name
 
     def links(self) -> List[Link]:
         """The stack's interfaces as the kernel reports them (``lo`` too)."""
