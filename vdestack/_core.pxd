@@ -83,6 +83,8 @@ cdef extern from "config.h" nogil:
     # internal convention: 0 or -errno; on -EINVAL *bad_offset is where the
     # bad token starts (VDS_CONF_NOWHERE: the string as a whole)
     size_t VDS_CONF_NOWHERE
+    enum:
+        VDS_CONF_MAX
     int vds_config_check(const char *config, size_t *bad_offset)
     int vds_config_apply(vdestack *stack, const char *config, size_t *bad_offset)
 

@@ -9,6 +9,7 @@ _Str = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 STATS_FIELDS: Tuple[str, ...]
 IFNAMSIZ: int
+CONFIG_MAX: int
 STATUS_NOEXEC: int
 STATUS_SIGNAL: int
 

@@ -26,6 +26,7 @@ STATS_FIELDS = ("tx_frames", "tx_bytes", "rx_frames", "rx_bytes",
                 "hung_up")
 
 IFNAMSIZ = 16                      # interface names: at most 15 bytes
+CONFIG_MAX = VDS_CONF_MAX          # longest configuration string, bytes
 STATUS_NOEXEC = VDESTACK_STATUS_NOEXEC
 STATUS_SIGNAL = VDESTACK_STATUS_SIGNAL
 
@@ -327,11 +328,11 @@ cdef class CoreStack:
     def config(self, config):
         """Apply a configuration string (vdestack_config).
 
-        Returns None once applied.  For a string that fails the checks
-        (EINVAL), nothing is applied and the offset (in the UTF-8 bytes)
-        of the token at fault is returned, -1 when no single token is.
-        Raises OSError for any other failure (the kernel's errno, ETIMEDOUT
-        of a DHCP wait, ...).
+        Returns None once applied.  For a string whose token fails the
+        checks, nothing is applied and the offset (in the UTF-8 bytes) of
+        that token is returned.  Raises OSError for any other failure (the
+        kernel's errno, EINVAL for a string over CONFIG_MAX bytes or a
+        value the kernel refused, ETIMEDOUT of a DHCP wait, ...).
         """
         cdef bytes b = _config_bytes(config)
         cdef const char *c = b
@@ -343,8 +344,8 @@ cdef class CoreStack:
                 rc = vds_config_apply(st, c, &bad)
         finally:
             self._leave()
-        if rc == -EINVAL:
-            return -1 if bad == VDS_CONF_NOWHERE else <Py_ssize_t>bad
+        if rc == -EINVAL and bad != VDS_CONF_NOWHERE:
+            return <Py_ssize_t>bad
         if rc < 0:
             _raise_errno(-rc, "cannot apply the configuration")
         return None

@@ -254,7 +254,12 @@ class Stack:
         (what came before it stays applied), TimeoutError when a DHCP
         server or router does not answer in time.
         """
-        bad = self._open_core().config(config)
+        core = self._open_core()
+        if isinstance(config, (str, bytes)) and \
+                len(config.encode("utf-8", "surrogateescape") if isinstance(config, str)
+                    else config) > _core.CONFIG_MAX:
+            raise _netconf.config_error(config, -1)
+        bad = core.config(config)
         if bad is not None:
             raise _netconf.config_error(config, bad, no_interface=not self._interfaces)
 

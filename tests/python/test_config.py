@@ -7,6 +7,7 @@ the link (bytes echoed, the peer address a server saw)."""
 from __future__ import annotations
 
 import dataclasses
+import errno
 import ipaddress
 import os
 import socket
@@ -245,3 +246,15 @@ def test_pyroute2_drives_a_stack(make_stack: Any, link_vnl: str) -> None:
         assert echo_over(a, b, socket.AF_INET6, "fd87::1", 7011, 4096)[0] == "fd87::2"
     finally:
         b.close()
+
+
+def test_kernel_refusal_is_oserror(make_stack: Any, link_vnl: str) -> None:
+    """A value the string allows but the interface does not take: the
+    kernel's EINVAL comes back as OSError, not as a bad token."""
+    s = make_stack(link_vnl)
+    with pytest.raises(OSError) as ei:
+        s.config("ip=10.89.0.1/24,mtu=65535")   # a tap's MTU stops below 65535
+    assert ei.value.errno == errno.EINVAL and not isinstance(ei.value, ValueError)
+    # the MTU is set first, in one request with the state: nothing else applied
+    assert ("vde0", ipaddress.IPv4Interface("10.89.0.1/24")) not in \
+        [(x.ifname, x.address) for x in s.addresses()]
