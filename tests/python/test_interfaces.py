@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
+import time
 from typing import Any
 
 import pytest
@@ -85,11 +86,18 @@ def test_bad_vnl_in_list_makes_no_stack(two_switches: Any, tmp_path: Any) -> Non
             vdestack.Stack([vnl1, f"vde://{tmp_path}/nope"])
 
     # one attempt first: the library may keep another idle channel to its
-    # helper afterwards; what matters is that attempts do not add up
+    # helper afterwards; what matters is that attempts do not add up.  The
+    # switches are in this process (switch://): each attempt's connection
+    # to sw1 is a socket of theirs until they notice it closed, a moment
+    # later.
     attempt()
+    time.sleep(0.2)
     fds, children = open_fds(), child_pids()
     for _ in range(5):
         attempt()
+    deadline = time.monotonic() + 5
+    while (open_fds(), child_pids()) != (fds, children) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert (open_fds(), child_pids()) == (fds, children)
 
 
