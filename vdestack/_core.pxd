@@ -77,11 +77,13 @@ cdef extern from "vds_python.h" nogil:
                           int (*interrupted)(void *) noexcept nogil, void *arg)
     int vds_cmdv_intr(vdestack *stack, char **argv,
                       int (*interrupted)(void *) noexcept nogil, void *arg)
+    int vds_ifname_valid(const char *name)
 
 
 cdef extern from "config.h" nogil:
     # internal convention: 0 or -errno; on -EINVAL *bad_offset is where the
-    # bad token starts (VDS_CONF_NOWHERE: the string as a whole)
+    # bad token starts (VDS_CONF_NOWHERE: the string as a whole, or a value
+    # the kernel refused)
     size_t VDS_CONF_NOWHERE
     enum:
         VDS_CONF_MAX
