@@ -846,7 +846,7 @@ def chart_rows(data):
     than the reference": ours/original for what should be high (throughput),
     original/ours for what should be low (time, memory).  Returns
     [(panel title, [(label, times_better, target_times_better)])]."""
-    panels = {"thr": [], "lat": [], "py": []}
+    panels = {"thr": [], "lat": [], "py": [], "cfg": []}
     for r in data["rows"]:
         if r["kind"] != "ratio" or r["ratio"] is None or not r["ratio"] > 0:
             continue
@@ -861,6 +861,9 @@ def chart_rows(data):
             what = "Stack.socket()+close" if "socket()" in metric else "StackSocket.sendall"
             panels["py"].append((f"{what}, {r['transport']}{mtu}", better, target))
             continue
+        if r["scenario"] == "config":
+            panels["cfg"].append((f"address + up, {r['transport']}", better, target))
+            continue
         label = {
             "msocket": f"vde_msocket {r['transport']}: {metric} time",
             "stackcmd": f"vde_stackcmd: {metric} time",
@@ -872,8 +875,9 @@ def chart_rows(data):
         "thr": "Throughput: ours / original (higher is better)",
         "lat": "Latency, time and memory: original / ours (lower cost is better)",
         "py": "Python binding against OUR C library (not the original): 1x = as fast as C",
+        "cfg": "Configuration string against vde_stackcmd + busybox, both OUR library",
     }
-    return [(titles[k], panels[k]) for k in ("thr", "lat", "py") if panels[k]]
+    return [(titles[k], panels[k]) for k in ("thr", "lat", "py", "cfg") if panels[k]]
 
 
 def chart(results_json, png):
@@ -910,7 +914,7 @@ def chart(results_json, png):
     if len(panels) == 1:
         axes = [axes]
     for ax, (title, rows) in zip(axes, panels):
-        is_py = title.startswith("Python")
+        is_py = title.startswith(("Python", "Configuration"))   # both against OUR library
         y = list(range(len(rows)))
         colors = [py_c if is_py else (better_c if b >= 1 else worse_c) for _, b, _ in rows]
         # bars grow from 1x: right = better than the reference, left = worse
@@ -943,7 +947,8 @@ def chart(results_json, png):
                  f"{m.get('date', '')}", fontsize=9.5)
     fig.legend(handles=[Patch(color=better_c, label="vdestack better than the original"),
                         Patch(color=worse_c, label="vdestack worse than the original"),
-                        Patch(color=py_c, label="Python against our C library"),
+                        Patch(color=py_c, label="Python against our C library; "
+                                                "strings against busybox"),
                         Line2D([], [], marker="D", color="black", ls="", ms=5,
                                label="target")],
                loc="lower center", ncol=4, fontsize=8, frameon=False)
