@@ -441,7 +441,7 @@ int vds_addif(struct vdestack *stack, const char *vnl, const char *ifname,
 	if (!st)
 		goto out;
 	ret = -EINVAL;
-	if (!vnl || !vnl[0] || (ifname && (!ifname_valid(ifname) || strchr(ifname, '%'))))
+	if (!vnl || !vnl[0] || (ifname && (!vds_ifname_valid(ifname) || strchr(ifname, '%'))))
 		goto out;
 	ret = -ENOTSUP;		/* a forked child has no pump of its own */
 	if (!vds_ctx_owned(st->ctx) || !st->ctx->pumps)
