@@ -258,3 +258,10 @@ def test_kernel_refusal_is_oserror(make_stack: Any, link_vnl: str) -> None:
     # the MTU is set first, in one request with the state: nothing else applied
     assert ("vde0", ipaddress.IPv4Interface("10.89.0.1/24")) not in \
         [(x.ifname, x.address) for x in s.addresses()]
+
+
+def test_missing_libmnl_is_explained() -> None:
+    from vdestack import _loaderror
+    msg = _loaderror.explain(ImportError(
+        "libmnl.so.0: cannot open shared object file: No such file or directory"))
+    assert msg is not None and "apt-get install libmnl0" in msg
