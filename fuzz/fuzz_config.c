@@ -4,6 +4,8 @@
  * fuzz_config.c - libFuzzer target for the configuration string parser
  * (vds_config_parse, vds_config_check in csrc/config.c).
  *
+ *   FUZZ_TARGETS=config scripts/fuzz.sh 60     (seeds: fuzz/corpus/config/)
+ * or by hand, with the token dictionary:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I csrc \
  *         fuzz/fuzz_config.c csrc/config.c -o fuzz_config
  *   ./fuzz_config -max_total_time=30 -dict=fuzz/config.dict

@@ -9,6 +9,7 @@ set -euo pipefail
 PKGS=(
 	build-essential cmake pkg-config git	# C toolchain, CMake
 	binutils groff-base			# nm (export check), groff (man page check)
+	clang libclang-rt-dev			# libFuzzer targets (scripts/fuzz.sh)
 	libvdeplug-dev vdeplug			# libvdeplug4 + plugins, vde_plug
 	libmnl-dev				# netlink messages (nlconf.c)
 	busybox iproute2			# commands run inside the stacks
