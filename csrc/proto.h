@@ -29,6 +29,7 @@ enum vds_op {
 	VDS_OP_EXEC,		/* id, a: argc, b: envc, payload argv then envp -> status */
 	VDS_OP_CANCEL,		/* during EXEC: kill the command (no own reply) */
 	VDS_OP_NSFDS,		/* id -> fds: user, net, PID namespace */
+	VDS_OP_ADDIF,		/* id, payload ifname -> the fd of a new tap there */
 };
 
 struct vds_req {

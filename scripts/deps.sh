@@ -11,6 +11,7 @@ PKGS=(
 	binutils groff-base			# nm (export check), groff (man page check)
 	clang libclang-rt-dev			# libFuzzer targets (scripts/fuzz.sh)
 	libvdeplug-dev vdeplug			# libvdeplug4 + plugins, vde_plug
+	libmnl-dev				# netlink messages (nlconf.c)
 	busybox iproute2			# commands run inside the stacks
 	iperf3 iputils-ping			# interop tests: real programs in and out of stacks
 	libvdestack0				# the original library, for the interop test
