@@ -183,6 +183,10 @@ def run(args: RunArgs) -> int:
         # signals are for the program, which is in our process group
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+        # SIGTERM/SIGHUP that come before the program runs are kept for it
+        early: List[int] = []
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, lambda signum, frame: early.append(signum))
         try:
             process = stack.popen(args.program)
         except FileNotFoundError as exc:
@@ -195,6 +199,8 @@ def run(args: RunArgs) -> int:
 
         signal.signal(signal.SIGTERM, pass_on)
         signal.signal(signal.SIGHUP, pass_on)
+        for signum in early:
+            process.send_signal(signum)
         returncode = process.wait()
     return 128 - returncode if returncode < 0 else returncode
 
