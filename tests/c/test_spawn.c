@@ -75,17 +75,24 @@ static int count_marked(const char *marker)
 	return n;
 }
 
-/* wait up to secs for no process with marker; 1 if none is left */
+/*
+ * wait up to secs for no process with marker, seen twice 50 ms apart (one
+ * look may miss a process in the middle of execve); 1 if none is left
+ */
 static int marked_gone(const char *marker, double secs)
 {
 	double end = vt_now() + secs;
 
-	while (count_marked(marker) > 0)
+	for (;;) {
+		if (count_marked(marker) == 0) {
+			vt_sleep(0.05);
+			if (count_marked(marker) == 0)
+				return 1;
+		}
 		if (vt_now() > end)
 			return 0;
-		else
-			vt_sleep(0.05);
-	return 1;
+		vt_sleep(0.02);
+	}
 }
 
 VT_TEST(status, 30)

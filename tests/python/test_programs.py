@@ -55,12 +55,26 @@ def marked(marker: str) -> List[int]:
 
 
 def wait_gone(marker: str, within: float) -> bool:
+    """True once no process carries marker, seen twice 50 ms apart (one
+    look may miss a process in the middle of execve)."""
     deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
+    while True:
         if not marked(marker):
-            return True
+            time.sleep(0.05)
+            if not marked(marker):
+                return True
+        if time.monotonic() > deadline:
+            return False
         time.sleep(0.02)
-    return not marked(marker)
+
+
+def wait_marked(marker: str, within: float = 5.0) -> List[int]:
+    """marked(marker), once something carries it (a process just forked or
+    in the middle of execve may not show its command line yet)."""
+    deadline = time.monotonic() + within
+    while not marked(marker) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return marked(marker)
 
 
 def unique(tag: str) -> str:
@@ -334,8 +348,7 @@ def test_daemon_ends_with_the_stack(make_stack) -> None:
     assert r.returncode == 0
     assert s.cmd(f"{BUSYBOX} sh -c \"{BUSYBOX} sh -c '{BUSYBOX} sleep 1000; : {m2}' "
                  f"</dev/null >/dev/null 2>&1 &\"") == 0
-    time.sleep(0.2)
-    assert marked(m1) and marked(m2), "the daemons run after their parents ended"
+    assert wait_marked(m1) and wait_marked(m2), "the daemons run after their parents ended"
     for pid in child_pids():
         assert pid not in marked(m1) + marked(m2), "a daemon became our child"
     s.close()
@@ -350,7 +363,7 @@ def test_daemon_never_reaches_wait() -> None:
             marker = unique("wait")
             r = s.run([BUSYBOX, "sh", "-c", f"{BUSYBOX} sh -c '{BUSYBOX} sleep 1000; : "
                        f"{marker}' </dev/null >/dev/null 2>&1 & exit 0"])
-            assert r.returncode == 0 and marked(marker)
+            assert r.returncode == 0 and wait_marked(marker)
             try:
                 return f"waitpid: {os.waitpid(-1, os.WNOHANG)}"
             except ChildProcessError:
