@@ -34,6 +34,7 @@
 
 #include "helper.h"
 #include "ipc.h"
+#include "local.h"
 #include "proto.h"
 #include "spin.h"
 #include "util.h"
@@ -63,6 +64,7 @@ struct helper {
 	int lastcap;
 	unsigned char *buf;	/* request buffer */
 	char **argv;
+	struct vds_lnets *lnets;	/* local:// networks (local.c), or NULL */
 };
 
 extern char **environ;
@@ -404,6 +406,28 @@ static void h_exec(struct helper *h, int ci, const struct vds_req *rq,
 	h->chan[ci].pid = pid;
 }
 
+/* LOCALIF: a veth in stack id, on the bridge of local://NAME (local.c) */
+static void h_localif(struct helper *h, int cfd, const struct vds_req *rq,
+		      const char *payload, size_t len)
+{
+	const char *z = memchr(payload, 0, len);
+	size_t ilen = z ? (size_t)(z - payload) : 0;
+	int ret;
+
+	if (rq->id < 0 || rq->id >= h->nnetns || h->netns[rq->id] < 0) {
+		h_send(cfd, -EBADF, NULL, 0);
+		return;
+	}
+	if (!z || ilen == 0 || ilen >= IFNAMSIZ) {
+		h_send(cfd, -EINVAL, NULL, 0);
+		return;
+	}
+	ret = vds_lnet_join(&h->lnets, z + 1, len - ilen - 1, rq->id,
+			    h->netns[rq->id], payload);
+	h->curns = -1;	/* in the stack's namespace or where it was: setns next time */
+	h_send(cfd, ret, NULL, 0);
+}
+
 static void h_reap(struct helper *h)
 {
 	struct signalfd_siginfo si;
@@ -489,9 +513,13 @@ static void h_request(struct helper *h, int ci)
 			h_send(cfd, -EBADF, NULL, 0);
 			return;
 		}
+		vds_lnet_leave(h->lnets, rq.id);
 		close(h->netns[rq.id]);
 		h->netns[rq.id] = -1;
 		h_send(cfd, 0, NULL, 0);
+		return;
+	case VDS_OP_LOCALIF:
+		h_localif(h, cfd, &rq, (const char *)payload, len);
 		return;
 	case VDS_OP_SOCKET:
 		h_socket(h, cfd, &rq);

@@ -23,6 +23,7 @@ enum vds_op {
 	VDS_OP_SOCKET,		/* id, a b c: domain type protocol -> fd */
 	VDS_OP_EXEC,		/* id, a: argc, payload argv strings -> status */
 	VDS_OP_CANCEL,		/* during EXEC: kill the command (no own reply) */
+	VDS_OP_LOCALIF,		/* id, payload "ifname\0NAME": join local://NAME */
 };
 
 struct vds_req {

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "ctx.h"
+#include "local.h"
 #include "proto.h"
 #include "pump.h"
 #include "stack.h"
@@ -205,6 +206,10 @@ static int stack_connect(struct vds_stack *st, const char *vnl)
 		st->kind = VDS_KIND_STREAM;
 		return vds_stream_start(st, vnl + 1);
 	}
+	if (vds_local_is(vnl)) {	/* the helper connects it (stack_new) */
+		st->kind = VDS_KIND_LOCAL;
+		return 0;
+	}
 	copy = strdup(vnl);
 	if (!copy)
 		return -ENOMEM;
@@ -225,7 +230,7 @@ static int stack_connect(struct vds_stack *st, const char *vnl)
 static int stack_attach(struct vds_stack *st)
 {
 	int fds[2], nfds = 0, wantns, ret;
-	int tap = st->kind != VDS_KIND_NONE;
+	int tap = st->kind == VDS_KIND_VDE || st->kind == VDS_KIND_STREAM;
 	struct vds_call call = {
 		.req = { .op = VDS_OP_ADDSTACK },
 		.payload = st->ifname, .fds = fds, .cloexec = 1,
@@ -277,6 +282,8 @@ static int stack_new(const char *vnl, const char *ifname, struct vdestack **out)
 	ret = stack_connect(st, vnl);
 	if (ret == 0)
 		ret = stack_attach(st);
+	if (ret == 0 && st->kind == VDS_KIND_LOCAL)
+		ret = vds_local_addif(st, vnl, st->ifname);
 	if (ret == 0 && st->tap >= 0)
 		ret = vds_pump_add(st->ctx->pumps, st);
 	if (ret < 0)
