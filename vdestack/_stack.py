@@ -32,7 +32,11 @@ class Stack:
     ``vnl`` is a vdeplug VNL (``vde:///tmp/sw``, ``ptp:///tmp/link``,
     ``switch:///tmp/sw``, ...), ``"=command args"`` for stream mode (the
     command runs on the host, found on PATH, and its stdin/stdout carry the
-    VDE stream), or None/``""`` for a stack with loopback only.  ``ifname``
+    VDE stream), ``"local://NAME"`` for a network private to this process
+    that the kernel moves (every Stack of the process on ``local://NAME``
+    shares it; a forked child or another process gets its own: use a VDE
+    switch across processes), or None/``""`` for a stack with loopback
+    only.  ``ifname``
     names the interface (default ``vde0``, at most 15 bytes).  The new stack
     has ``lo`` up and its interface down and without addresses: configure
     it with :meth:`cmd`.
