@@ -138,6 +138,16 @@ int vt_count_fds(void)
 	return n - 1;	/* the directory stream itself */
 }
 
+int vt_settle_fds(int n, double secs)
+{
+	double end = vt_now() + secs;
+	int have;
+
+	while ((have = vt_count_fds()) != n && vt_now() < end)
+		vt_sleep(0.01);
+	return have;
+}
+
 /* fields of /proc/pid/stat after the command name: state, ppid, ... */
 static int vt_stat(pid_t pid, char *state, pid_t *ppid, double *cpu)
 {
