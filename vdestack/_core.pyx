@@ -10,14 +10,29 @@ socket subclass, the default stack) is plain Python in the package.
 """
 
 from cpython.exc cimport PyErr_CheckSignals
+from cpython.object cimport PyObject, PyTypeObject
+from cpython.type cimport PyType_Check, PyType_IsSubtype
 from libc.errno cimport EINTR, errno
 from libc.stdlib cimport free, malloc
 
+# the one slot Cython's PyTypeObject does not declare
+ctypedef int (*_initproc)(object, PyObject *, PyObject *) except -1
+
+cdef extern from "Python.h":
+    ctypedef struct _InitSlot "PyTypeObject":
+        _initproc tp_init
+
 import os
 import _socket
+import socket as _pysocket
 from operator import index as _index
 
 _csocket_init = _socket.socket.__init__
+_csocket_close = _socket.socket.close
+_std_real_close = _pysocket.socket._real_close
+cdef object _csocket_type = _socket.socket
+# _socket.socket's own slots, called directly by CoreStack.socket()
+cdef _initproc _csocket_tp_init = (<_InitSlot *><PyObject *>_socket.socket).tp_init
 cdef int _SOCK_CLOEXEC = _socket.SOCK_CLOEXEC
 
 # Keys of the dict returned by CoreStack.stats(), in struct order.
@@ -291,10 +306,16 @@ cdef class CoreStack:
         ``socket.socket.__init__`` adds, without its Python frames.
         Integers only (``operator.index``): 1.5 is a TypeError, not 1."""
         family, type, proto = _index(family), _index(type), _index(proto)
+        if not (PyType_Check(cls) and PyType_IsSubtype(cls, _csocket_type)):
+            raise TypeError(f"cls must be a socket.socket subclass, not {cls!r}")
         cdef int fd = self._msocket(family, type | _SOCK_CLOEXEC, proto)
+        cdef tuple args
         try:
-            sock = cls.__new__(cls)
-            _csocket_init(sock, family, type, proto, fd)
+            # the type's slots straight, as cls.__new__ and
+            # _socket.socket.__init__ would call them, without their wrappers
+            args = (family, type, proto, fd)
+            sock = (<PyTypeObject *>cls).tp_new(cls, <PyObject *>args, NULL)
+            _csocket_tp_init(sock, <PyObject *>args, NULL)
             sock._io_refs = 0
             sock._closed = False
         except BaseException:
@@ -323,6 +344,19 @@ cdef class CoreStack:
             "rx_runt": s.rx_runt, "rx_oversize": s.rx_oversize,
             "hung_up": s.hung_up,
         }
+
+
+def socket_close(self):
+    """socket.socket.close() for StackSocket, one C call instead of two
+    Python frames: the same steps (``_closed``, ``_io_refs``, then
+    ``_real_close()``), with the standard ``_real_close`` inlined unless a
+    subclass overrides it."""
+    self._closed = True
+    if self._io_refs <= 0:
+        if type(self)._real_close is _std_real_close:
+            _csocket_close(self)
+        else:
+            self._real_close()
 
 
 cdef object _bad_arg(object a):

@@ -6,6 +6,8 @@ import os
 import socket as _socket
 from typing import TYPE_CHECKING, Any, Optional, Tuple
 
+from . import _core
+
 if TYPE_CHECKING:                   # pragma: no cover
     from ._stack import Stack
 
@@ -53,6 +55,10 @@ class StackSocket(_socket.socket):
                 raise
         else:
             super().__init__(family, type, proto, fileno)
+
+    # socket.socket.close() in C (the same steps): Stack.socket() + close
+    # is measured against C's vde_msocket() + close() (issue 12)
+    close = _core.socket_close
 
     def accept(self) -> Tuple["StackSocket", Any]:
         """Accept a connection: ``(StackSocket, address)``.

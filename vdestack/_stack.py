@@ -183,8 +183,12 @@ class Stack:
     def socket(self, family: int = _socket.AF_INET, type: int = _socket.SOCK_STREAM,
                proto: int = 0) -> StackSocket:
         """A new :class:`StackSocket` in this stack (``socket.socket`` API)."""
-        # the common call, one frame: the object is built in the binding
-        return self._open_core().socket(StackSocket, family, type, proto)
+        # the common call, one frame: the object is built in the binding,
+        # which also raises ValueError for a closed stack
+        core = self._core
+        if core is None:
+            raise ValueError("I/O operation on closed stack")
+        return core.socket(StackSocket, family, type, proto)
 
     # -- defaults and counters -------------------------------------------------
 
