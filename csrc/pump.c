@@ -2,9 +2,10 @@
 /*
  * pump.c - frames between each stack's tap interface and its VDE network.
  *
- * A few threads (see pump_count()) each serve many stacks with one epoll set.  A ready fd is drained until it would block (up to a
- * budget, for fairness); the hot loop does a read and a write per frame and
- * nothing else.  VDE sockets are non-blocking, so one thread serving both
+ * A few threads (see pump_count()) each serve many stacks with one epoll
+ * set.  A ready fd is drained until it would block (up to a budget, for
+ * fairness); the hot loop does a read and a write per frame and nothing
+ * else.  VDE sockets are non-blocking, so one thread serving both
  * ends of a link cannot deadlock itself: a frame the peer cannot take now is
  * parked, its stack's tap is muted, and EPOLLOUT resumes it (backpressure
  * instead of loss).

@@ -23,6 +23,7 @@
 #include "stack.h"
 #include "stream.h"
 #include "util.h"
+#include "vds_python.h"
 
 #define VDS_VERSION "1.0.0"
 
@@ -173,12 +174,18 @@ static void classify_datafd(struct vds_stack *st)
 	st->data_dgram = type == SOCK_DGRAM;
 }
 
-/*
- * The kernel's rule for interface names (dev_valid_name()): 1 to 15 bytes,
- * not "." or "..", no '/', ':' or white space (its isspace(), which counts
- * 0xa0 too).  Checked here, so a bad name fails before anything starts.
+/**
+ * vds_ifname_valid() - may the kernel name an interface so?
+ * @name:	the name
+ *
+ * The kernel's rule (dev_valid_name()): 1 to 15 bytes, not "." or "..",
+ * no '/', ':' or white space (its isspace(), which counts 0xa0 too).
+ * vde_addstack() checks it first, so a bad name fails before anything
+ * starts; the Python binding asks it to word its ValueError.
+ *
+ * Return: 1 if valid, else 0
  */
-static int ifname_valid(const char *name)
+int vds_ifname_valid(const char *name)
 {
 	size_t len = strnlen(name, IFNAMSIZ);
 	const unsigned char *p;
@@ -276,7 +283,7 @@ static int stack_new(const char *vnl, const char *ifname, struct vdestack **out)
 	st->netns = st->tap = st->datafd = st->ctlfd = st->sfd = -1;
 	st->spid = -1;
 	ret = -EINVAL;
-	if (!ifname_valid(name))
+	if (!vds_ifname_valid(name))
 		goto fail;
 	memcpy(st->ifname, name, strlen(name) + 1);
 	ret = stack_connect(st, vnl);

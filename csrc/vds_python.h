@@ -19,4 +19,11 @@ int vds_stackcmd_intr(struct vdestack *stack, const char *cmdline,
 int vds_cmdv_intr(struct vdestack *stack, char *const argv[],
 		  int (*interrupted)(void *arg), void *arg);
 
+/*
+ * Whether the kernel accepts name for an interface (vde_addstack() fails
+ * with EINVAL otherwise): the binding words its ValueError with it.
+ * Return: 1 valid, 0 not.
+ */
+int vds_ifname_valid(const char *name);
+
 #endif /* VDS_PYTHON_H */

@@ -9,8 +9,11 @@
 #      world-readable temp dir (the clone may be under /root, mode 0700)
 #   4. ctest: every C test as root and as vdstest, the conformance programs
 #      of ../shared/conformance as both, the build checks
-#   5. the Python package in a venv made from /usr/bin/python3, its tests
-#      (tests/python) as root and as vdstest
+#   5. the Python package: pip install from a read-only copy of the tree
+#      (as vdstest); `python -m build` (sdist, then a wheel from the
+#      sdist); the sdist checked complete; the wheel installed into a fresh
+#      venv made from /usr/bin/python3; its tests (tests/python) run
+#      against it as root and as vdstest
 # Ends with "summary: N passed, N failed"; exit status 0 only if all passed.
 #
 # env: VDESTACK_TEST_USER (vdstest)  KEEP_WORK=1 keeps the temp dir
@@ -226,6 +229,81 @@ run_pytest() {	# run_pytest LABEL [runuser prefix...]
 	fi
 }
 
+# source_copy DIR: the files of a clone (tracked and new, not ignored) in
+# DIR, owned by root and read-only to the test user: what a user builds from.
+source_copy() {
+	local dir=$1
+	mkdir -p "$dir" || return 1
+	if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+		git -C "$ROOT" ls-files -z -c -o --exclude-standard |
+			tar -C "$ROOT" --null --ignore-failed-read -T - -cf - 2>/dev/null |
+			tar -C "$dir" -xf -
+	else
+		tar -C "$ROOT" --exclude=./build --exclude='*.egg-info' -cf - . | tar -C "$dir" -xf -
+	fi
+}
+
+# pip install from a checkout the user cannot write to (as $TEST_USER from
+# the root-owned copy): it must build and leave the tree exactly as it was.
+readonly_install_check() {
+	local site="$WORK/home/ro-install" before after
+	before=$(cd "$WORK/src" && find . -printf '%p %s %T@\n' | sort)
+	if ! runuser -u "$TEST_USER" -- env HOME="$WORK/home" "$WORK/venv/bin/pip" install -q \
+			--disable-pip-version-check --no-build-isolation --no-deps --target "$site" \
+			"$WORK/src" >"$WORK/ro-install.log" 2>&1; then
+		tail -20 "$WORK/ro-install.log"
+		problem "pip install from a read-only checkout (as $TEST_USER)"
+		return
+	fi
+	after=$(cd "$WORK/src" && find . -printf '%p %s %T@\n' | sort)
+	if [ "$before" != "$after" ]; then
+		diff <(echo "$before") <(echo "$after") | head -20
+		problem "pip install wrote into the read-only checkout"
+		return
+	fi
+	# the package built there works: bytes through a connection in a stack
+	# (from /: python -c puts the current directory first on sys.path)
+	if (cd / && runuser -u "$TEST_USER" -- env HOME="$WORK/home" PYTHONPATH="$site" \
+			"$WORK/venv/bin/python" -c '
+import vdestack
+assert vdestack.__file__.startswith("'"$site"'/"), vdestack.__file__
+with vdestack.Stack() as s, s.socket() as srv, s.socket() as c:
+    srv.bind(("127.0.0.1", 0)); srv.listen(1); c.connect(srv.getsockname())
+    conn, _ = srv.accept(); c.sendall(b"read-only"); assert conn.recv(9) == b"read-only"
+    conn.close()
+print("pip install from a read-only checkout: built, tree untouched, works")'); then
+		PASSED=$((PASSED + 1))
+	else
+		problem "the package pip installed from a read-only checkout does not work"
+	fi
+}
+
+# The sdist is a complete source release: every file of the clone is in it.
+sdist_check() {
+	local sdist
+	sdist=$(ls "$WORK"/dist/vdestack-*.tar.gz 2>/dev/null | head -1)
+	if [ -z "$sdist" ] || ! ls "$WORK"/dist/vdestack-*.whl >/dev/null 2>&1; then
+		problem "python -m build made no sdist or no wheel: $(ls "$WORK/dist" 2>&1)"
+		return 1
+	fi
+	if (cd "$ROOT" && git ls-files -c -o --exclude-standard 2>/dev/null) | "$WORK/venv/bin/python" -c '
+import os, sys, tarfile
+root, sdist = sys.argv[1], sys.argv[2]
+with tarfile.open(sdist) as t:
+    have = {n.split("/", 1)[1] for n in t.getnames() if "/" in n}
+want = {f for f in sys.stdin.read().splitlines() if f and os.path.exists(os.path.join(root, f))}
+missing = sorted(want - have - {".gitignore"})
+if missing:
+    sys.exit("the sdist lacks: " + " ".join(missing))
+print(f"sdist complete: {len(want)} files of the clone, all in {os.path.basename(sdist)}")
+' "$ROOT" "$sdist"; then
+		PASSED=$((PASSED + 1))
+		return 0
+	fi
+	problem "the sdist is not a complete source release"
+	return 1
+}
+
 if [ -n "${VDESTACK_SKIP_PYTHON:-}" ]; then
 	say "Python suite skipped (VDESTACK_SKIP_PYTHON)"
 	problem "the Python suite was skipped (VDESTACK_SKIP_PYTHON is set)"
@@ -234,8 +312,10 @@ elif [ ! -f "$ROOT/setup.py" ] && [ ! -f "$ROOT/pyproject.toml" ]; then
 elif [ ! -d "$ROOT/tests/python" ]; then
 	problem "no tests/python: the Python suite is missing"
 else
-	say "Python package in a venv ($WORK/venv, /usr/bin/python3)"
+	say "Python package: sdist and wheel (python -m build), the wheel in a fresh venv"
 	py_ok=1
+	mkdir -p "$WORK/home"	# HOME and pytest's tmp_path: gone with $WORK
+	chown "$TEST_USER" "$WORK/home"
 	if ! /usr/bin/python3 -m venv "$WORK/venv"; then
 		problem "python3 -m venv"
 		py_ok=0
@@ -243,19 +323,32 @@ else
 			-r "$ROOT/requirements-test.txt"; then
 		problem "pip install -r requirements-test.txt"
 		py_ok=0
-	elif ! "$WORK/venv/bin/pip" install -q --disable-pip-version-check \
-			--no-build-isolation "$ROOT"; then
-		problem "pip install --no-build-isolation . (the vdestack package)"
+	elif ! source_copy "$WORK/src"; then
+		problem "copying the source tree to $WORK/src"
 		py_ok=0
+	else
+		readonly_install_check
+		if ! (cd "$WORK" && "$WORK/venv/bin/python" -m build --outdir "$WORK/dist" "$WORK/src") \
+				>"$WORK/build.log" 2>&1; then
+			tail -40 "$WORK/build.log"
+			problem "python -m build (sdist, then the wheel from it)"
+			py_ok=0
+		elif ! sdist_check; then
+			py_ok=0
+		elif ! "$WORK/venv/bin/pip" install -q --disable-pip-version-check --no-deps \
+				"$WORK"/dist/vdestack-*.whl; then
+			problem "pip install of the wheel that python -m build made"
+			py_ok=0
+		else
+			echo "installed $(cd "$WORK/dist" && ls vdestack-*.whl) into $WORK/venv"
+		fi
 	fi
 	if [ "$py_ok" = 1 ]; then
 		# copies the test user can read (the clone may be mode 0700)
 		cp -r "$ROOT/tests/python" "$WORK/pytests"
 		mkdir -p "$WORK/examples"
 		[ -d "$ROOT/examples/python" ] && cp -r "$ROOT/examples/python" "$WORK/examples/python"
-		mkdir -p "$WORK/home"	# HOME and pytest's tmp_path: gone with $WORK
-		chown "$TEST_USER" "$WORK/home"
-		say "Python tests as root"
+		say "Python tests as root (against the installed wheel)"
 		run_pytest root
 		say "Python tests as $TEST_USER"
 		run_pytest "$TEST_USER" runuser -u "$TEST_USER" --

@@ -45,3 +45,4 @@ cdef extern from "vds_python.h" nogil:
                           int (*interrupted)(void *) noexcept nogil, void *arg)
     int vds_cmdv_intr(vdestack *stack, char **argv,
                       int (*interrupted)(void *) noexcept nogil, void *arg)
+    int vds_ifname_valid(const char *name)

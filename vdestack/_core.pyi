@@ -1,21 +1,16 @@
 """Type stubs of the Cython backend (vdestack/_core.pyx)."""
 
-from typing import Dict, List, Optional, Tuple, Type, TypeVar, Union
+from typing import Dict, List, Optional, Tuple, Union
 import os
-import socket
 
-_S = TypeVar("_S", bound=socket.socket)
 _Str = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
-STATS_FIELDS: Tuple[str, ...]
-IFNAMSIZ: int
 STATUS_NOEXEC: int
 STATUS_SIGNAL: int
 
 def version() -> str: ...
 
 class CoreStack:
-    owner_pid: int
     def __init__(self, vnl: Optional[_Str] = ..., ifname: Optional[Union[str, bytes]] = ...) -> None: ...
     @property
     def closed(self) -> bool: ...
@@ -23,5 +18,4 @@ class CoreStack:
     def cmd(self, command: _Str) -> int: ...
     def cmdv(self, argv: Union[List[_Str], Tuple[_Str, ...]]) -> int: ...
     def msocket(self, family: int, type: int, proto: int = ...) -> int: ...
-    def socket(self, cls: Type[_S], family: int, type: int, proto: int) -> _S: ...
     def stats(self) -> Dict[str, int]: ...

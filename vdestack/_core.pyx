@@ -3,44 +3,21 @@
 
 One class, :class:`CoreStack`, owns one ``struct vdestack *`` of the C core
 (compiled into this extension from csrc/).  It converts arguments, releases
-the GIL around every call that can block, turns failures into ``OSError``
-with the errno of the failing call, and keeps a stack alive while a call in
-another thread still uses it.  Everything else (the ``Stack`` class, the
-socket subclass, the default stack) is plain Python in the package.
+the GIL around every call, and turns a failure into an exception with the
+errno of the failing call.  Nothing else: the C core checks the arguments
+(interface names by the kernel's rule), keeps a stack alive while a call in
+another thread still uses it (a deleted one fails with EBADF, safely), and
+retries calls a signal interrupts (only commands, which a signal handler may
+cancel, return EINTR).  The ``Stack`` class, the socket objects and the
+default stack are plain Python in the package.
 """
 
 from cpython.exc cimport PyErr_CheckSignals
-from cpython.object cimport PyObject, PyTypeObject
-from cpython.type cimport PyType_Check, PyType_IsSubtype
-from libc.errno cimport EINTR, errno
+from libc.errno cimport EINVAL, errno
 from libc.stdlib cimport free, malloc
 
-# the one slot Cython's PyTypeObject does not declare
-ctypedef int (*_initproc)(object, PyObject *, PyObject *) except -1
-
-cdef extern from "Python.h":
-    ctypedef struct _InitSlot "PyTypeObject":
-        _initproc tp_init
-
 import os
-import _socket
-import socket as _pysocket
-from operator import index as _index
 
-_csocket_init = _socket.socket.__init__
-_csocket_close = _socket.socket.close
-_std_real_close = _pysocket.socket._real_close
-cdef object _csocket_type = _socket.socket
-# _socket.socket's own slots, called directly by CoreStack.socket()
-cdef _initproc _csocket_tp_init = (<_InitSlot *><PyObject *>_socket.socket).tp_init
-cdef int _SOCK_CLOEXEC = _socket.SOCK_CLOEXEC
-
-# Keys of the dict returned by CoreStack.stats(), in struct order.
-STATS_FIELDS = ("tx_frames", "tx_bytes", "rx_frames", "rx_bytes",
-                "tx_dropped", "rx_dropped", "rx_runt", "rx_oversize",
-                "hung_up")
-
-IFNAMSIZ = 16                      # interface names: at most 15 bytes
 STATUS_NOEXEC = VDESTACK_STATUS_NOEXEC
 STATUS_SIGNAL = VDESTACK_STATUS_SIGNAL
 
@@ -73,15 +50,6 @@ cdef int _raise_errno(int err, str what) except -1:
     raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-cdef int _retry_or_raise(int err, str what) except -1:
-    """After a failed call: on EINTR run the signal handlers (PEP 475) and
-    return 0 so that the caller retries; raise OSError otherwise."""
-    if err == EINTR:
-        PyErr_CheckSignals()      # raises what a handler raised
-        return 0
-    return _raise_errno(err, what)
-
-
 cdef class _Interrupt:
     """What the interrupted() callback of a command found."""
     cdef object exc
@@ -103,24 +71,35 @@ cdef int _interrupted(void *arg) noexcept nogil:
     return 0
 
 
+cdef int _command_done(int rc, int err, _Interrupt intr, object command) except -1:
+    """A command's outcome: what a signal handler raised while it ran, else
+    OSError for rc < 0, else its exit status rc.  command: the bytes of a
+    command line or the list of an argv, for the message."""
+    if intr.exc is not None:
+        exc, intr.exc = intr.exc, None
+        raise exc
+    if rc < 0:
+        if isinstance(command, bytes):
+            shown = os.fsdecode(command)
+        else:
+            shown = [os.fsdecode(a) for a in command]
+        _raise_errno(err, f"cannot run command {shown!r}")
+    return rc
+
+
 cdef class CoreStack:
     """One stack of the C core: ``vde_addstack(vnl, ifname)``.
 
     vnl None or empty: loopback only.  ifname None: ``vde0``.  Raises
     OSError (errno of vde_addstack) when the stack cannot be made,
-    TypeError/ValueError for arguments of the wrong type or value.
+    ValueError for an interface name the kernel refuses, TypeError for
+    arguments of the wrong type.
     """
 
     cdef vdestack *_stack
-    cdef int _busy                 # calls running without the GIL
-    cdef bint _closing             # close() was called
-    cdef readonly int owner_pid    # process that created the stack
 
     def __cinit__(self):
         self._stack = NULL
-        self._busy = 0
-        self._closing = False
-        self.owner_pid = 0
 
     def __init__(self, vnl=None, ifname=None):
         cdef bytes bvnl = None
@@ -129,7 +108,7 @@ cdef class CoreStack:
         cdef char *cifname = NULL
         cdef vdestack *st = NULL
         cdef int err = 0
-        if self._stack != NULL or self._closing:
+        if self._stack != NULL:
             raise RuntimeError("CoreStack.__init__ called twice")
         if vnl is not None:
             bvnl = _cstring(vnl, "vnl")
@@ -138,71 +117,50 @@ cdef class CoreStack:
             if not isinstance(ifname, (str, bytes)):
                 raise TypeError(f"ifname must be str or bytes, not {type(ifname).__name__}")
             bifname = _cstring(ifname, "ifname")
-            if len(bifname) == 0 or len(bifname) >= IFNAMSIZ:
-                raise ValueError(f"invalid interface name {ifname!r}: "
-                                 f"it must have 1 to {IFNAMSIZ - 1} bytes")
-            if bifname in (b".", b"..") or any(c in bifname for c in b"/: \t\n\r\v\f"):
-                raise ValueError(f"invalid interface name {ifname!r}")
             cifname = bifname
+        with nogil:
+            st = vde_addstack(cvnl, cifname)
+            err = errno
+        if st != NULL:
+            self._stack = st
+            return
+        if err == EINVAL and cifname != NULL and not vds_ifname_valid(cifname):
+            raise ValueError(f"invalid interface name {ifname!r}: the kernel takes "
+                             f"1 to 15 bytes, not '.' or '..', without '/', ':' "
+                             f"or white space")
         if bvnl:
-            what = f"cannot open VNL {os.fsdecode(bvnl)!r}"
-        else:
-            what = "cannot create a stack"
-        while st == NULL:
-            with nogil:
-                st = vde_addstack(cvnl, cifname)
-                err = errno
-            if st == NULL:
-                _retry_or_raise(err, what)
-        self._stack = st
-        self.owner_pid = os.getpid()
+            _raise_errno(err, f"cannot open VNL {os.fsdecode(bvnl)!r}")
+        _raise_errno(err, "cannot create a stack")
 
     def __dealloc__(self):
-        # Nothing can be running: every call holds a reference to self.
         cdef vdestack *st = self._stack
         self._stack = NULL
         if st != NULL:
             with nogil:
                 vde_delstack(st)
 
-    cdef vdestack *_enter(self) except NULL:
-        """Start a call: the stack must be open; it stays alive until _leave."""
-        if self._stack == NULL or self._closing:
+    cdef vdestack *_open(self) except NULL:
+        if self._stack == NULL:
             raise ValueError("I/O operation on closed stack")
-        self._busy += 1
         return self._stack
-
-    cdef void _leave(self) noexcept:
-        """End a call; the last one frees a stack closed in the meantime."""
-        self._busy -= 1
-        if self._closing and self._busy == 0:
-            self._free()
-
-    cdef void _free(self) noexcept:
-        cdef vdestack *st = self._stack
-        self._stack = NULL
-        if st != NULL:
-            # In a forked child the core releases only the child's copy:
-            # the parent's stack keeps working.
-            with nogil:
-                vde_delstack(st)
 
     @property
     def closed(self):
         """True once close() was called."""
-        return self._closing or self._stack == NULL
+        return self._stack == NULL
 
     def close(self):
         """Delete the stack (vde_delstack); idempotent.
 
-        If another thread is still inside a call on this stack, the stack is
-        deleted when that call returns; new calls raise ValueError at once.
+        A call running in another thread keeps the C state alive until it
+        returns; new calls raise ValueError at once.  In a forked child the
+        core releases only the child's copy: the parent's stack keeps working.
         """
-        if self._closing or self._stack == NULL:
-            return
-        self._closing = True
-        if self._busy == 0:
-            self._free()
+        cdef vdestack *st = self._stack
+        self._stack = NULL
+        if st != NULL:
+            with nogil:
+                vde_delstack(st)
 
     def cmd(self, command):
         """Run ';'-separated commands (full paths) in the stack.
@@ -216,22 +174,13 @@ cdef class CoreStack:
         cdef bytes b = _cstring(command, "command")
         cdef const char *c = b
         cdef _Interrupt intr = _Interrupt()
-        cdef vdestack *st
+        cdef vdestack *st = self._open()
         cdef int rc = -1
         cdef int err = 0
-        st = self._enter()
-        try:
-            with nogil:
-                rc = vds_stackcmd_intr(st, c, _interrupted, <void *>intr)
-                err = errno
-        finally:
-            self._leave()
-        if intr.exc is not None:
-            exc, intr.exc = intr.exc, None
-            raise exc
-        if rc < 0:
-            _raise_errno(err, f"cannot run command {os.fsdecode(b)!r}")
-        return rc
+        with nogil:
+            rc = vds_stackcmd_intr(st, c, _interrupted, <void *>intr)
+            err = errno
+        return _command_done(rc, err, intr, b)
 
     def cmdv(self, argv):
         """Run one command given as an argument vector (argv[0] a full path).
@@ -248,93 +197,47 @@ cdef class CoreStack:
                           else _bad_arg(a) for a in argv]
         cdef Py_ssize_t n = len(args)
         cdef Py_ssize_t i
+        cdef vdestack *st = self._open()
         cdef char **cargv = <char **>malloc((n + 1) * sizeof(char *))
         cdef _Interrupt intr = _Interrupt()
-        cdef vdestack *st
         cdef int rc = -1
         cdef int err = 0
         if cargv == NULL:
             raise MemoryError()
-        try:
-            for i in range(n):
-                cargv[i] = <bytes>args[i]
-            cargv[n] = NULL
-            st = self._enter()
-            try:
-                with nogil:
-                    rc = vds_cmdv_intr(st, cargv, _interrupted, <void *>intr)
-                    err = errno
-            finally:
-                self._leave()
-        finally:
-            free(cargv)
-        if intr.exc is not None:
-            exc, intr.exc = intr.exc, None
-            raise exc
-        if rc < 0:
-            _raise_errno(err, f"cannot run command {[os.fsdecode(a) for a in args]!r}")
-        return rc
+        for i in range(n):
+            cargv[i] = <bytes>args[i]
+        cargv[n] = NULL
+        with nogil:
+            rc = vds_cmdv_intr(st, cargv, _interrupted, <void *>intr)
+            err = errno
+        free(cargv)
+        return _command_done(rc, err, intr, args)
 
     def msocket(self, int family, int type, int proto=0):
         """socket(2) in the stack (vde_msocket): a new file descriptor.
 
         The caller owns the fd.  Raises OSError with the errno of the call.
         """
-        return self._msocket(family, type, proto)
-
-    cdef int _msocket(self, int family, int type, int proto) except -1:
-        cdef vdestack *st
-        cdef int fd = -1
+        cdef vdestack *st = self._open()
+        cdef int fd
         cdef int err = 0
-        while fd < 0:
-            st = self._enter()
-            try:
-                with nogil:
-                    fd = vde_msocket(st, family, type, proto)
-                    err = errno
-            finally:
-                self._leave()
-            if fd < 0:
-                _retry_or_raise(err, f"cannot create a socket in the stack "
-                                     f"(family {family}, type {type}, proto {proto})")
+        with nogil:
+            fd = vde_msocket(st, family, type, proto)
+            err = errno
+        if fd < 0:
+            _raise_errno(err, f"cannot create a socket in the stack "
+                              f"(family {family}, type {type}, proto {proto})")
         return fd
-
-    def socket(self, cls, family, type, proto):
-        """msocket() (close-on-exec) wrapped in a ``cls`` (a socket.socket
-        subclass) as ``cls(family, type, proto, fileno=fd)`` would: the
-        C-level ``_socket.socket.__init__`` plus the two attributes
-        ``socket.socket.__init__`` adds, without its Python frames.
-        Integers only (``operator.index``): 1.5 is a TypeError, not 1."""
-        family, type, proto = _index(family), _index(type), _index(proto)
-        if not (PyType_Check(cls) and PyType_IsSubtype(cls, _csocket_type)):
-            raise TypeError(f"cls must be a socket.socket subclass, not {cls!r}")
-        cdef int fd = self._msocket(family, type | _SOCK_CLOEXEC, proto)
-        cdef tuple args
-        try:
-            # the type's slots straight, as cls.__new__ and
-            # _socket.socket.__init__ would call them, without their wrappers
-            args = (family, type, proto, fd)
-            sock = (<PyTypeObject *>cls).tp_new(cls, <PyObject *>args, NULL)
-            _csocket_tp_init(sock, <PyObject *>args, NULL)
-            sock._io_refs = 0
-            sock._closed = False
-        except BaseException:
-            os.close(fd)
-            raise
-        return sock
 
     def stats(self):
         """Frame counters of the stack's interface (vdestack_stats), a dict."""
         cdef vdestack_stats_t s
-        cdef vdestack *st = self._enter()
+        cdef vdestack *st = self._open()
         cdef int rc
         cdef int err = 0
-        try:
-            with nogil:
-                rc = vdestack_stats(st, &s)
-                err = errno
-        finally:
-            self._leave()
+        with nogil:
+            rc = vdestack_stats(st, &s)
+            err = errno
         if rc < 0:
             _raise_errno(err, "cannot read the stack's counters")
         return {
@@ -344,19 +247,6 @@ cdef class CoreStack:
             "rx_runt": s.rx_runt, "rx_oversize": s.rx_oversize,
             "hung_up": s.hung_up,
         }
-
-
-def socket_close(self):
-    """socket.socket.close() for StackSocket, one C call instead of two
-    Python frames: the same steps (``_closed``, ``_io_refs``, then
-    ``_real_close()``), with the standard ``_real_close`` inlined unless a
-    subclass overrides it."""
-    self._closed = True
-    if self._io_refs <= 0:
-        if type(self)._real_close is _std_real_close:
-            _csocket_close(self)
-        else:
-            self._real_close()
 
 
 cdef object _bad_arg(object a):

@@ -8,7 +8,7 @@ import socket as _socket
 import warnings
 from typing import Any, Dict, Optional, Sequence, Union
 
-from . import _core, _default
+from . import _core, _default, _messages
 from ._socket import StackSocket
 
 __all__ = ["Stack"]
@@ -42,9 +42,12 @@ class Stack:
     it with :meth:`cmd`.
 
     Raises OSError (with the errno of the failure, e.g. FileNotFoundError,
-    and a message naming the VNL) when the stack cannot be made, ValueError
-    for an invalid interface name (too long, empty, with ``/``, ``:`` or
-    blanks) or a NUL in an argument, TypeError for arguments of the wrong type.
+    and a message naming the VNL; PermissionError naming ``/dev/net/tun``
+    and its fix when that device is what an unprivileged caller may not
+    open) when the stack cannot be made, ValueError for an interface name
+    the kernel refuses (empty, over 15 bytes, ``.`` or ``..``, with ``/``,
+    ``:`` or white space) or a NUL in an argument, TypeError for arguments
+    of the wrong type.
 
     A Stack is a context manager; :meth:`close` is idempotent; using a
     closed stack raises ValueError; a stack garbage-collected while open is
@@ -56,7 +59,14 @@ class Stack:
     def __init__(self, vnl: Optional[PathType] = None,
                  ifname: Optional[StrOrBytes] = None) -> None:
         self._core: Optional[_core.CoreStack] = None
-        self._core = _core.CoreStack(vnl, ifname)
+        try:
+            self._core = _core.CoreStack(vnl, ifname)
+        except OSError as exc:
+            better = _messages.stack_error(_text(vnl), exc)
+            if better is None:
+                raise
+            raise better from None
+        self._pid = os.getpid()     # only its creator warns when it leaks
         self._vnl = _text(vnl)
         if ifname is not None:
             self._ifname: Optional[str] = _text(ifname)
@@ -113,7 +123,7 @@ class Stack:
         if core is None or core.closed:
             return
         try:
-            if core.owner_pid == os.getpid():
+            if self._pid == os.getpid():
                 warnings.warn(f"unclosed stack {self!r}", ResourceWarning,
                               stacklevel=2, source=self)
         finally:
@@ -140,15 +150,24 @@ class Stack:
 
         Returns 0 if every command succeeded, else the exit status of the
         one that failed (127: could not be executed, 128+N: killed by
-        signal N).  Raises OSError with errno EINVAL for a relative path or
-        an empty line (nothing runs then), OSError for other failures.  The
+        signal N).  Raises OSError with errno EINVAL for a relative path
+        (the message names the program and, if it is on PATH, its full
+        path), an empty line or an unclosed quote (nothing runs then),
+        OSError for other failures.  The
         wait releases the GIL and is interruptible: Ctrl-C kills the
         command and raises KeyboardInterrupt.
 
         Example: ``s.cmd("/bin/busybox ip addr add 10.0.0.1/24 dev vde0;
         /bin/busybox ip link set vde0 up")``
         """
-        return self._open_core().cmd(command)
+        core = self._open_core()
+        try:
+            return core.cmd(command)
+        except OSError as exc:
+            better = _messages.command_error(_text(command) or "", exc)
+            if better is None:
+                raise
+            raise better from None
 
     def cmdv(self, argv: Sequence[PathType]) -> int:
         """Run one command given as an argument list, without any parsing.
@@ -157,9 +176,14 @@ class Stack:
         errors as :meth:`cmd`; TypeError unless ``argv`` is a list or tuple
         of str/bytes, ValueError if it is empty.
         """
-        if not isinstance(argv, (list, tuple)):
-            raise TypeError(f"argv must be a list or tuple of str, not {type(argv).__name__}")
-        return self._open_core().cmdv(list(argv))
+        core = self._open_core()
+        try:
+            return core.cmdv(argv)
+        except OSError as exc:
+            better = _messages.argv_error([_text(a) or "" for a in argv], exc)
+            if better is None:
+                raise
+            raise better from None
 
     # -- sockets --------------------------------------------------------------
 
@@ -178,17 +202,14 @@ class Stack:
     def _socket_fd(self, family: int, type: int, proto: int) -> int:
         """An fd for a Python socket object: close-on-exec, as Python's own
         sockets are (PEP 446)."""
-        return self.msocket(family, operator.index(type) | _socket.SOCK_CLOEXEC, proto)
+        return self._open_core().msocket(operator.index(family),
+                                         operator.index(type) | _socket.SOCK_CLOEXEC,
+                                         operator.index(proto))
 
     def socket(self, family: int = _socket.AF_INET, type: int = _socket.SOCK_STREAM,
                proto: int = 0) -> StackSocket:
         """A new :class:`StackSocket` in this stack (``socket.socket`` API)."""
-        # the common call, one frame: the object is built in the binding,
-        # which also raises ValueError for a closed stack
-        core = self._core
-        if core is None:
-            raise ValueError("I/O operation on closed stack")
-        return core.socket(StackSocket, family, type, proto)
+        return StackSocket(family, type, proto, stack=self)
 
     # -- defaults and counters -------------------------------------------------
 
