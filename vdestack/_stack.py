@@ -9,7 +9,7 @@ import warnings
 from typing import Any, Dict, Optional, Sequence, Union
 
 from . import _core, _default, _messages
-from ._socket import StackSocket
+from ._socket import StackSocket, new_in_stack
 
 __all__ = ["Stack"]
 
@@ -201,15 +201,20 @@ class Stack:
 
     def _socket_fd(self, family: int, type: int, proto: int) -> int:
         """An fd for a Python socket object: close-on-exec, as Python's own
-        sockets are (PEP 446)."""
-        return self._open_core().msocket(operator.index(family),
-                                         operator.index(type) | _socket.SOCK_CLOEXEC,
-                                         operator.index(proto))
+        sockets are (PEP 446).  (The binding raises the ValueError of
+        _open_core() for a closed stack itself: one Python frame less on
+        the path of every socket.)"""
+        core = self._core
+        if core is None:
+            raise ValueError("I/O operation on closed stack")
+        return core.msocket(operator.index(family),
+                            operator.index(type) | _socket.SOCK_CLOEXEC,
+                            operator.index(proto))
 
     def socket(self, family: int = _socket.AF_INET, type: int = _socket.SOCK_STREAM,
                proto: int = 0) -> StackSocket:
         """A new :class:`StackSocket` in this stack (``socket.socket`` API)."""
-        return StackSocket(family, type, proto, stack=self)
+        return new_in_stack(StackSocket, self, family, type, proto)
 
     # -- defaults and counters -------------------------------------------------
 
