@@ -64,22 +64,54 @@ int vds_local_is(const char *vnl)
 	return vnl && !strncmp(vnl, VDS_LOCAL_PREFIX, sizeof(VDS_LOCAL_PREFIX) - 1);
 }
 
+/* pattern with its one "%d" replaced by n (the kernel's own rule for names) */
+static int name_of(char out[IFNAMSIZ], const char *pattern, unsigned int n)
+{
+	const char *pct = strstr(pattern, "%d");
+	char num[12];
+	int k = 0;
+	size_t pre, post;
+
+	if (!pct) {
+		if (strlen(pattern) >= IFNAMSIZ)
+			return -EINVAL;
+		strcpy(out, pattern);
+		return 0;
+	}
+	do
+		num[k++] = '0' + n % 10;
+	while ((n /= 10));
+	pre = pct - pattern;
+	post = strlen(pct + 2);
+	if (pre + k + post >= IFNAMSIZ)
+		return -EINVAL;
+	memcpy(out, pattern, pre);
+	for (int i = 0; i < k; i++)
+		out[pre + i] = num[k - 1 - i];
+	memcpy(out + pre + k, pct + 2, post + 1);
+	return 0;
+}
+
 /**
  * vds_local_addif() - put stack @st on the local network @vnl, through a
  * new interface @ifname
  * @st:		the stack, attached to its helper (st->id >= 0)
  * @vnl:	"local://NAME", NAME 1 to VDS_LOCAL_NAME_MAX bytes
- * @ifname:	the interface's name inside the stack (checked by the caller)
+ * @ifname:	the interface's name inside the stack (valid for the kernel),
+ *		or a pattern with one "%d": the helper takes the first free N
+ * @made:	receives the name made, or NULL
  *
- * The helper creates the network with its first member; the interface is
- * removed, and the network with its last member, when the helper deletes
- * the stack (VDS_OP_DELSTACK).  Any path that adds an interface to a stack
- * calls this for a local:// VNL instead of opening a VDE connection.
+ * The helper creates the network with its first member; the interface
+ * leaves the network, and the network goes with its last member, when
+ * the helper deletes the stack (VDS_OP_DELSTACK).  Any path that adds an
+ * interface to a stack calls this for a local:// VNL instead of opening a
+ * VDE connection: no tap, no pump, no VDS_KIND_VDE state.
  *
- * Return: 0, or -errno: -EINVAL (bad NAME), -EEXIST (@ifname taken in the
- * stack), or what the kernel said (-EOPNOTSUPP: no veth or bridge support)
+ * Return: 0, or -errno: -EINVAL (bad NAME or name), -EEXIST (@ifname taken
+ * in the stack), or what the kernel said (-EOPNOTSUPP: no veth or bridge)
  */
-int vds_local_addif(struct vds_stack *st, const char *vnl, const char *ifname)
+int vds_local_addif(struct vds_stack *st, const char *vnl, const char *ifname,
+		    char made[IFNAMSIZ])
 {
 	const char *name = vnl + sizeof(VDS_LOCAL_PREFIX) - 1;
 	size_t nlen = strlen(name), ilen = strlen(ifname);
@@ -88,6 +120,7 @@ int vds_local_addif(struct vds_stack *st, const char *vnl, const char *ifname)
 		.req = { .op = VDS_OP_LOCALIF, .id = st->id },
 		.payload = payload,
 	};
+	int ret;
 
 	if (!vds_local_is(vnl) || nlen == 0 || nlen > VDS_LOCAL_NAME_MAX ||
 	    ilen == 0 || ilen >= IFNAMSIZ)
@@ -96,7 +129,10 @@ int vds_local_addif(struct vds_stack *st, const char *vnl, const char *ifname)
 	memcpy(payload, ifname, ilen + 1);
 	memcpy(payload + ilen + 1, name, nlen);
 	call.req.len = ilen + 1 + nlen;
-	return vds_ctx_call(st->ctx, &call);
+	ret = vds_ctx_call(st->ctx, &call);	/* >= 0: the N of a pattern */
+	if (ret < 0)
+		return ret;
+	return made ? name_of(made, ifname, ret) : 0;
 }
 
 /* ------------------------------------------------------- helper side --- */
@@ -427,28 +463,63 @@ static int tab_slot_port(struct vds_lnets *t)
 	return i;
 }
 
+/* the first free name of pattern in the namespace stackns (the helper enters it) */
+static int free_name(const char *pattern, int stackns, char out[IFNAMSIZ])
+{
+	struct ifreq ifr;
+	unsigned int n;
+	int fd, ret = -ENFILE;
+
+	if (setns(stackns, CLONE_NEWNET) < 0)
+		return -errno;
+	fd = vds_sys_socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	for (n = 0; n < 10000; n++) {
+		ret = name_of(out, pattern, n);
+		if (ret < 0)
+			break;
+		memset(&ifr, 0, sizeof(ifr));
+		memcpy(ifr.ifr_name, out, IFNAMSIZ);
+		if (ioctl(fd, SIOCGIFINDEX, &ifr) < 0) {
+			ret = errno == ENODEV ? (int)n : -errno;
+			break;
+		}
+		ret = -ENFILE;
+	}
+	close(fd);
+	return ret;
+}
+
 /**
  * vds_lnet_join() - (helper) connect stack @id to local network @name
  * @tabp:	the helper's table, created on first use (*tabp NULL)
  * @name, @namelen:	NAME of local://NAME
  * @id:		the stack's id
  * @stackns:	its namespace fd
- * @ifname:	the interface to make in it
+ * @ifname:	the interface to make in it, or a pattern with one "%d"
  *
  * The first member creates the network; the helper is then left in the
- * namespace of @stackns.
+ * namespace of @stackns (also when it looked for a free name).
  *
- * Return: 0 or -errno
+ * Return: the N put in place of "%d" (0 for a plain name), or -errno
  */
 int vds_lnet_join(struct vds_lnets **tabp, const char *name, size_t namelen,
 		  int id, int stackns, const char *ifname)
 {
 	struct vds_lnets *t = *tabp;
 	struct lnet *n = NULL;
-	int i, pi, ret;
+	char made[IFNAMSIZ];
+	int i, pi, ret, num = 0;
 
 	if (namelen == 0 || namelen > VDS_LOCAL_NAME_MAX)
 		return -EINVAL;
+	if (strchr(ifname, '%')) {
+		num = free_name(ifname, stackns, made);
+		if (num < 0)
+			return num;
+		ifname = made;
+	}
 	if (!t) {
 		t = l_grow(NULL, 0, l_page(sizeof(*t)));
 		if (!t)
@@ -482,7 +553,7 @@ int vds_lnet_join(struct vds_lnets **tabp, const char *name, size_t namelen,
 	t->port[pi].ifindex = ret;
 	t->port[pi].seq = n->seq++;
 	n->users++;
-	return 0;
+	return num;
 }
 
 /**

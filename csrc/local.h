@@ -15,6 +15,7 @@
 #define VDS_LOCAL_H
 
 #include <stddef.h>
+#include <net/if.h>
 
 #define VDS_LOCAL_PREFIX	"local://"
 #define VDS_LOCAL_NAME_MAX	255	/* bytes of NAME */
@@ -24,7 +25,8 @@ struct vds_lnets;
 
 /* library side */
 int vds_local_is(const char *vnl);
-int vds_local_addif(struct vds_stack *st, const char *vnl, const char *ifname);
+int vds_local_addif(struct vds_stack *st, const char *vnl, const char *ifname,
+		    char made[IFNAMSIZ]);
 
 /* helper side */
 int vds_lnet_join(struct vds_lnets **tabp, const char *name, size_t namelen,

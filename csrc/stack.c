@@ -290,7 +290,7 @@ static int stack_new(const char *vnl, const char *ifname, struct vdestack **out)
 	if (ret == 0)
 		ret = stack_attach(st);
 	if (ret == 0 && st->kind == VDS_KIND_LOCAL)
-		ret = vds_local_addif(st, vnl, st->ifname);
+		ret = vds_local_addif(st, vnl, st->ifname, NULL);
 	if (ret == 0 && st->tap >= 0)
 		ret = vds_pump_add(st->ctx->pumps, st);
 	if (ret < 0)

@@ -190,6 +190,21 @@ VT_TEST(names_isolated, 60)
 	vde_delstack(d);
 }
 
+/* a name pattern, as the kernel takes for a tap: the first free N */
+VT_TEST(name_pattern, 30)
+{
+	struct vdestack *a = vde_addstack("local://pat", "lp%d");
+	struct vdestack *b = vt_stack("local://pat", NULL, "10.77.0.2/24");
+
+	REQUIRE(a && b, "a stack with interface \"lp%%d\" and one with vde0 on local://pat");
+	CHECK(vt_cmd(a, "/bin/busybox ip link show lp0") == 0, "the interface is lp0");
+	CHECK(vt_cmd(a, "/bin/busybox ip addr add 10.77.0.1/24 dev lp0;"
+		     "/bin/busybox ip link set lp0 up") == 0 && ping(b, "10.77.0.1") == 0,
+			"and it is on the network");
+	vde_delstack(a);
+	vde_delstack(b);
+}
+
 VT_TEST(bad_names, 30)
 {
 	struct vdestack *s;
