@@ -304,6 +304,34 @@ static void lnet_free(struct lnet *n)
 }
 
 /*
+ * Where the kernel has br_netfilter, a new namespace sends every bridged
+ * frame through the iptables hooks (bridge-nf-call-*: 1), rules or not.
+ * Nobody sets rules in ours: turn it off (the helper holds CAP_NET_ADMIN
+ * over the namespace, which makes its sysctls writable, unprivileged too).
+ * Best effort: without br_netfilter the files do not exist.
+ */
+static void bridge_nf_off(void)
+{
+	static const char *const knob[] = {
+		"/proc/sys/net/bridge/bridge-nf-call-iptables",
+		"/proc/sys/net/bridge/bridge-nf-call-ip6tables",
+		"/proc/sys/net/bridge/bridge-nf-call-arptables",
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(knob) / sizeof(knob[0]); i++) {
+		int fd = open(knob[i], O_WRONLY | O_CLOEXEC);
+
+		if (fd >= 0) {
+			if (write(fd, "0\n", 2) < 0) {
+				/* stays on: slower, not wrong */
+			}
+			close(fd);
+		}
+	}
+}
+
+/*
  * A new namespace with the bridge, up.  The helper goes back to @home
  * (the joining stack's namespace) on every path: a helper left inside
  * would keep the namespace alive after its last member.
@@ -322,6 +350,7 @@ static int lnet_create(struct lnet *n, const char *name, size_t namelen, int hom
 	n->ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (n->ns < 0)
 		return -errno;
+	bridge_nf_off();
 	n->nl = vds_sys_socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (n->nl < 0) {
 		ret = -errno;
