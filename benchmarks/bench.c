@@ -1039,6 +1039,8 @@ static void run_scale(void)
 			break;
 		usleep(100000);
 	}
+	/* a helper that lingered is reaped by a thread that then closes its fds */
+	usleep(20000);
 	fds1 = count_fds(&tun1, &ns1);
 	/* the kernel frees namespaces asynchronously: wait for it to settle */
 	netns2 = slab_active("net_namespace");
