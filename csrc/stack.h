@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * stack.h - the state behind one vdestack handle (stack.c), shared by the
- * parts that work on a stack: its frames (pump.c, stream.c, the offloads),
+ * parts that work on a stack: its frames (pump.c, stream.c),
  * its commands (cmd.c) and its sockets (msocket.c).
  *
  * Locks: vds_glock (ctx.h) protects @refs and the handles.  The other

@@ -22,19 +22,16 @@
 #include "stack.h"
 #include "stream.h"
 
-/* the frame the command sent: to the interface, counted */
+/* where vds_stream_input() of this (pump) thread sends the frames */
+static __thread struct vds_gro *input_gro;
+
+/* the frame the command sent: towards the interface, through the pump's GRO */
 static ssize_t stream_frame(void *opaque, void *buf, size_t len)
 {
 	struct vds_stack *st = opaque;
 
-	if (vds_frame_ok(st, len)) {
-		if (vds_tap_write(st, NULL, buf, len) < 0) {
-			st->stats.rx_dropped++;
-		} else {
-			st->stats.rx_frames++;
-			st->stats.rx_bytes += len;
-		}
-	}
+	if (vds_frame_ok(st, len))
+		vds_gro_push(input_gro, buf, len);
 	return len;
 }
 
@@ -172,11 +169,15 @@ int vds_stream_send(struct vds_stack *st, const void *frame, size_t n)
 
 /**
  * vds_stream_input() - bytes the command wrote: each complete frame goes
- * to the interface
+ * to the interface, through @gro
  * @st:		the stack
+ * @gro:	the caller's coalescing state, its destination @st; the
+ *		caller flushes it
  * @buf, @n:	the bytes
  */
-void vds_stream_input(struct vds_stack *st, void *buf, size_t n)
+void vds_stream_input(struct vds_stack *st, struct vds_gro *gro, void *buf, size_t n)
 {
+	input_gro = gro;
 	vdestream_recv(st->vs, buf, n);
+	input_gro = NULL;
 }

@@ -9,10 +9,11 @@
 #include <stddef.h>
 
 struct vds_stack;
+struct vds_gro;
 
 int vds_stream_start(struct vds_stack *st, const char *cmdline);
 void vds_stream_stop(struct vds_stack *st, int owned);
 int vds_stream_send(struct vds_stack *st, const void *frame, size_t n);
-void vds_stream_input(struct vds_stack *st, void *buf, size_t n);
+void vds_stream_input(struct vds_stack *st, struct vds_gro *gro, void *buf, size_t n);
 
 #endif /* VDS_STREAM_H */

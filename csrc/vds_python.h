@@ -26,4 +26,13 @@ int vds_cmdv_intr(struct vdestack *stack, char *const argv[],
  */
 int vds_ifname_valid(const char *name);
 
+/*
+ * The command-line parser of vde_stackcmd() (cmdline.c), for the binding's
+ * error messages: *cmdsp gets one malloc()ed block, each command's argv
+ * ending with NULL and an extra NULL ending the list; free() it.
+ * Return: the number of commands, or -EINVAL (nothing to run, an open
+ * quote), -ENOMEM.
+ */
+int vds_parse_cmdline(const char *line, char ***cmdsp, int absolute);
+
 #endif /* VDS_PYTHON_H */

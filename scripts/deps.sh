@@ -9,6 +9,7 @@ set -euo pipefail
 PKGS=(
 	build-essential cmake pkg-config git	# C toolchain, CMake
 	binutils groff-base			# nm (export check), groff (man page check)
+	clang libclang-rt-dev			# libFuzzer targets (scripts/fuzz.sh)
 	libvdeplug-dev vdeplug			# libvdeplug4 + plugins, vde_plug
 	busybox iproute2			# commands run inside the stacks
 	procps util-linux passwd		# ps/pgrep, runuser, useradd

@@ -9,7 +9,11 @@
 #      world-readable temp dir (the clone may be under /root, mode 0700)
 #   4. ctest: every C test as root and as vdstest, the conformance programs
 #      of ../shared/conformance as both, the build checks
-#   5. the Python package: pip install from a read-only copy of the tree
+#   5. scripts/sanitize.sh: the C library and C tests under ASan+UBSan and
+#      under ThreadSanitizer, as root, zero reports (one check per test)
+#   6. scripts/fuzz.sh: every libFuzzer target in fuzz/ for a short time
+#      (VDESTACK_FUZZ_SECONDS, default 10 s each; one check per target)
+#   7. the Python package: pip install from a read-only copy of the tree
 #      (as vdstest); `python -m build` (sdist, then a wheel from the
 #      sdist); the sdist checked complete; the wheel installed into a fresh
 #      venv made from /usr/bin/python3; its tests (tests/python) run
@@ -20,6 +24,8 @@
 #      VDESTACK_CONFORMANCE_DIR (default: ../shared/conformance beside this
 #      checkout, or beside the local repository it was cloned from)
 #      VDESTACK_SKIP_PYTHON=1 runs only the C part (for C development)
+#      VDESTACK_SKIP_SANITIZE=1, VDESTACK_SKIP_FUZZ=1 skip those parts
+#      (development only: a skipped part counts as a failure)
 set -uo pipefail
 umask 022
 
@@ -200,6 +206,39 @@ if [ "$build_ok" = 1 ]; then
 	if ! grep -q '^ *[0-9]*/[0-9]* Test *#[0-9]*: conformance ' "$WORK/ctest.log"; then
 		problem "the conformance tests were not registered ($CONF_DIR missing? set VDESTACK_CONFORMANCE_DIR)"
 	fi
+fi
+
+# ------------------------------------------------------ sanitizers, fuzzing --
+run_counted() {	# run_counted LABEL COMMAND...: its "summary: N passed, N failed"
+	local label=$1 log="$WORK/$1.log" t0=$(date +%s) rc line
+	shift
+	env VDESTACK_TEST_RUN="$WORK" "$@" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E '^summary: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+	if [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+		PASSED=$((PASSED + BASH_REMATCH[1]))
+		FAILED=$((FAILED + BASH_REMATCH[2]))
+		[ "${BASH_REMATCH[2]}" -gt 0 ] && PROBLEMS+=("$label: ${BASH_REMATCH[2]} failed")
+		[ "${BASH_REMATCH[2]}" -eq 0 ] && [ "$rc" -ne 0 ] && problem "$label exited with $rc"
+	else
+		problem "$label ended without a summary (exit $rc)"
+	fi
+	echo "test.sh: $label took $(($(date +%s) - t0)) s"
+}
+
+if [ -n "${VDESTACK_SKIP_SANITIZE:-}" ]; then
+	problem "the sanitizer builds were skipped (VDESTACK_SKIP_SANITIZE is set)"
+else
+	say "sanitizers: ASan+UBSan and TSan builds of the library and C tests"
+	run_counted sanitize env SANITIZE_WORK="$WORK/sanitize" JOBS="$JOBS" \
+		bash "$ROOT/scripts/sanitize.sh"
+fi
+if [ -n "${VDESTACK_SKIP_FUZZ:-}" ]; then
+	problem "the fuzz targets were skipped (VDESTACK_SKIP_FUZZ is set)"
+else
+	say "fuzz targets, ${VDESTACK_FUZZ_SECONDS:-10} s each"
+	run_counted fuzz env FUZZ_WORK="$WORK/fuzz" \
+		bash "$ROOT/scripts/fuzz.sh" "${VDESTACK_FUZZ_SECONDS:-10}"
 fi
 
 # ------------------------------------------------------------ Python part --

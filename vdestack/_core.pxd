@@ -46,3 +46,4 @@ cdef extern from "vds_python.h" nogil:
     int vds_cmdv_intr(vdestack *stack, char **argv,
                       int (*interrupted)(void *) noexcept nogil, void *arg)
     int vds_ifname_valid(const char *name)
+    int vds_parse_cmdline(const char *line, char ***cmdsp, int absolute)

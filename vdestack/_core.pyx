@@ -13,7 +13,7 @@ default stack are plain Python in the package.
 """
 
 from cpython.exc cimport PyErr_CheckSignals
-from libc.errno cimport EINVAL, errno
+from libc.errno cimport EINVAL, ENOMEM, errno
 from libc.stdlib cimport free, malloc
 
 import os
@@ -252,3 +252,31 @@ cdef class CoreStack:
 cdef object _bad_arg(object a):
     """Raise the TypeError for an argv item that is not str or bytes."""
     raise TypeError(f"argv items must be str or bytes, not {type(a).__name__}")
+
+
+def split_cmdline(line):
+    """The commands of a vde_stackcmd() line as lists of words (bytes), by
+    the C core's own parser; None if it rejects the line (an open quote, or
+    nothing to run)."""
+    cdef bytes b = _cstring(line, "command")
+    cdef char **cmds = NULL
+    cdef char **c
+    cdef int n
+    n = vds_parse_cmdline(b, &cmds, 0)
+    if n == -ENOMEM:
+        raise MemoryError()
+    if n < 0:
+        return None
+    out = []
+    try:
+        c = cmds
+        while c[0] != NULL:
+            words = []
+            while c[0] != NULL:
+                words.append(<bytes>c[0])
+                c += 1
+            out.append(words)
+            c += 1
+    finally:
+        free(cmds)
+    return out

@@ -26,44 +26,14 @@ _SUGGEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def _split(line: str) -> Tuple[List[List[str]], bool]:
-    """The commands of a ``vde_stackcmd`` line as word lists, and whether a
-    quote is left open.  The grammar of vde_stackcmd(3): ``;`` separates
-    commands, blanks separate words, '...' and "..." quote, ``\\`` escapes."""
-    commands: List[List[str]] = [[]]
-    word: Optional[str] = None
-    quote = ""
-    i = 0
-    while i < len(line):
-        c = line[i]
-        if quote:
-            if c == quote:
-                quote = ""
-            elif c == "\\" and quote == '"' and i + 1 < len(line):
-                i += 1
-                word = (word or "") + line[i]
-            else:
-                word = (word or "") + c
-        elif c in "'\"":
-            quote = c
-            word = word or ""
-        elif c == "\\" and i + 1 < len(line):
-            i += 1
-            word = (word or "") + line[i]
-        elif c in " \t\n":
-            if word is not None:
-                commands[-1].append(word)
-                word = None
-        elif c == ";":
-            if word is not None:
-                commands[-1].append(word)
-                word = None
-            commands.append([])
-        else:
-            word = (word or "") + c
-        i += 1
-    if word is not None:
-        commands[-1].append(word)
-    return commands, bool(quote)
+    """The commands of a ``vde_stackcmd`` line as word lists, and whether
+    the core rejects it for an open quote, by the core's own parser."""
+    from . import _core
+    commands = _core.split_cmdline(line)
+    if commands is None:
+        # rejected: nothing to run, or a quote left open
+        return [], bool(line.strip(" \t\n\r;"))
+    return [[os.fsdecode(w) for w in words] for words in commands], False
 
 
 def _relative(program: str, what: str) -> str:

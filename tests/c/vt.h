@@ -100,6 +100,9 @@ pid_t vt_switch_start(const char *path);
 struct vdestack *vt_stack(const char *vnl, const char *ifname, const char *cidr);
 /* vde_stackcmd with a printf-style command line */
 int vt_cmd(struct vdestack *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Addresses below are IPv4 ("10.77.0.1") or IPv6 ("fd00::1", any with a ':').
+ */
 /* bind fd to ip:port (SO_REUSEADDR); 0 or errno */
 int vt_bind(int fd, const char *ip, int port);
 /* receive and send timeouts on a socket */
