@@ -59,6 +59,7 @@ struct ep {
  * @blocked, @pend, @job:	what the VDE side refused for now
  *		(backpressure): the rest of a packet, parked in @pend
  * @stream_dead:	the stream command is gone (EPIPE)
+ * @stream_out:	EPOLLOUT is watched on the stream socket (bytes queued)
  * @last_tx_ms:	when the tap last had frames (coarse clock)
  * @hung:	the VDE side went away: nothing moves any more
  * @cmd_next, @cmd_done:	the pump's queue of stacks to unregister
@@ -75,6 +76,7 @@ struct vds_pump_stack {
 	unsigned char *pend;
 	struct vds_txjob job;
 	int stream_dead;
+	int stream_out;
 	uint32_t last_tx_ms;
 	int hung;
 	struct vds_pump_stack *cmd_next;
@@ -202,8 +204,14 @@ static int emit_vde(void *opaque, const void *f, size_t n)
 {
 	struct vds_stack *st = opaque;
 
-	if (vde_send(st->conn, f, n, 0) >= 0)
+	if (vde_send(st->conn, f, n, 0) >= 0) {
+		if (st->stats.peer_lost)
+			st->stats.peer_lost = 0;
 		return 0;
+	}
+	/* a datagram link's other end is gone (ptp://): only a send tells */
+	if (st->data_dgram && (errno == ENOTCONN || errno == ECONNREFUSED))
+		st->stats.peer_lost = 1;
 	if ((errno == EAGAIN || errno == ENOBUFS) && st->data_drain)
 		return -EAGAIN;
 	return -errno;
@@ -255,6 +263,17 @@ static void unpark(struct vds_pump_stack *ps)
 	ep_mod(ps->pump, st->tap, EPOLLIN, &ps->ep_tap);
 }
 
+/* watch for room on the stream socket while bytes wait for it */
+static void stream_watch(struct vds_pump_stack *ps)
+{
+	int want = vds_stream_pending(ps->st);
+
+	if (want != ps->stream_out) {
+		ep_mod(ps->pump, ps->st->sfd, EPOLLIN | (want ? EPOLLOUT : 0), &ps->ep_data);
+		ps->stream_out = want;
+	}
+}
+
 static void from_tap(struct vds_pump_stack *ps, unsigned char *buf)
 {
 	struct vds_stack *st = ps->st;
@@ -290,6 +309,8 @@ static void from_tap(struct vds_pump_stack *ps, unsigned char *buf)
 			return;
 		}
 	}
+	if (stream)
+		stream_watch(ps);
 }
 
 /* more to receive on a datafd that is not a plain socket (an epoll set)? */
@@ -330,6 +351,7 @@ static void from_vde(struct vds_pump_stack *ps, unsigned char *buf)
 				hangup(ps);
 				return;
 			}
+			st->stats.rx_empty++;
 			continue;
 		}
 		if (vds_frame_ok(st, n))
@@ -361,6 +383,20 @@ static void from_stream(struct vds_pump_stack *ps, unsigned char *buf)
 		vds_stream_input(st, gro, buf, n);
 	}
 	vds_gro_flush(gro);
+}
+
+/* the stream socket: room for what is queued, bytes from the command */
+static void stream_event(struct vds_pump_stack *ps, uint32_t ev, unsigned char *buf)
+{
+	if (ev & EPOLLOUT) {
+		if (vds_stream_flush(ps->st) == -EPIPE) {
+			hangup(ps);
+			return;
+		}
+		stream_watch(ps);
+	}
+	if (ev & ~EPOLLOUT)
+		from_stream(ps, buf);
 }
 
 static void data_event(struct vds_pump_stack *ps, uint32_t ev, unsigned char *buf)
@@ -440,7 +476,7 @@ static void *pump_main(void *arg)
 				hangup(ps);
 				break;
 			case EP_STREAM:
-				from_stream(ps, buf);
+				stream_event(ps, evs[i].events, buf);
 				break;
 			default:
 				break;

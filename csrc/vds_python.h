@@ -18,6 +18,11 @@ int vds_stackcmd_intr(struct vdestack *stack, const char *cmdline,
 		      int (*interrupted)(void *arg), void *arg);
 int vds_cmdv_intr(struct vdestack *stack, char *const argv[],
 		  int (*interrupted)(void *arg), void *arg);
+/* the same with an environment for the commands (NULL: the caller's) */
+int vds_stackcmde_intr(struct vdestack *stack, const char *cmdline, char *const envp[],
+		       int (*interrupted)(void *arg), void *arg);
+int vds_cmdve_intr(struct vdestack *stack, char *const argv[], char *const envp[],
+		   int (*interrupted)(void *arg), void *arg);
 
 /*
  * Whether the kernel accepts name for an interface (vde_addstack() fails

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import operator
 import os
 import socket as _socket
 import warnings
-from typing import Any, Dict, Optional, Sequence, Union
+import weakref
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
-from . import _core, _default, _messages
+from . import _core, _default, _messages, _netconf
+from ._netconf import Address, Link, Route
 from ._socket import StackSocket, new_in_stack
 
 __all__ = ["Stack"]
@@ -26,6 +29,54 @@ def _text(value: Any) -> Optional[str]:
         return None                 # _core raises the TypeError
 
 
+def _env_list(env: Optional[Mapping[Any, Any]]) -> Optional[List[bytes]]:
+    """``env`` as the ``NAME=value`` byte strings of a C environment.
+
+    None stays None (the process's environment at the time of the call).
+    Names and values are str or bytes (str encoded as the file system
+    encoding does); ValueError for a name that is empty or has ``=``, or a
+    NUL anywhere, TypeError for anything else (as :mod:`subprocess` does).
+    """
+    if env is None:
+        return None
+    if not isinstance(env, Mapping):
+        raise TypeError(f"env must be a mapping of str or bytes, not {type(env).__name__}")
+    out = []
+    for name, value in env.items():
+        if not isinstance(name, (str, bytes)) or not isinstance(value, (str, bytes)):
+            raise TypeError(f"env names and values must be str or bytes, not "
+                            f"{type(name).__name__}: {type(value).__name__}")
+        bname, bvalue = os.fsencode(name), os.fsencode(value)
+        if not bname or b"=" in bname:
+            raise ValueError(f"illegal environment variable name {name!r}")
+        if b"\0" in bname or b"\0" in bvalue:
+            raise ValueError(f"embedded null byte in environment variable {name!r}")
+        out.append(bname + b"=" + bvalue)
+    return out
+
+
+# every Stack not yet collected, for _close_at_exit()
+_live: "weakref.WeakSet[Stack]" = weakref.WeakSet()
+
+
+def _close_at_exit() -> None:
+    """Delete the stacks still open when the interpreter ends.
+
+    A thread that is still inside :meth:`Stack.cmd` (a daemon thread the
+    interpreter will not wait for) would otherwise keep its stack, and the
+    ``ptp://``/``switch://`` files of its VDE connection, until the process
+    is gone and nobody is left to remove them.
+    """
+    for stack in list(_live):
+        core = stack._core
+        # close() deletes at once: a call in progress keeps what it needs
+        if core is not None and not core.closed and stack._pid == os.getpid():
+            core.close()
+
+
+atexit.register(_close_at_exit)
+
+
 class Stack:
     """A private network stack: a network namespace linked to a VDE network.
 
@@ -36,10 +87,14 @@ class Stack:
     that the kernel moves (every Stack of the process on ``local://NAME``
     shares it; a forked child or another process gets its own: use a VDE
     switch across processes), or None/``""`` for a stack with loopback
-    only.  ``ifname``
-    names the interface (default ``vde0``, at most 15 bytes).  The new stack
-    has ``lo`` up and its interface down and without addresses: configure
-    it with :meth:`cmd`.
+    only; a list of
+    VNLs makes one interface on each (``vde0``, ``vde1``, ...; see
+    :meth:`add_interface`).  ``ifname`` names the (first) interface
+    (default ``vde0``, at most 15 bytes).  The new stack
+    has ``lo`` up and its interface down and without addresses.  ``config``
+    is a configuration string applied at once (see :meth:`config`), e.g.
+    ``"ip=10.0.0.1/24,gw=10.0.0.254"``; a bad one raises ValueError before
+    the stack is made.
 
     Raises OSError (with the errno of the failure, e.g. FileNotFoundError,
     and a message naming the VNL; PermissionError naming ``/dev/net/tun``
@@ -56,9 +111,19 @@ class Stack:
     child inherits them.
     """
 
-    def __init__(self, vnl: Optional[PathType] = None,
-                 ifname: Optional[StrOrBytes] = None) -> None:
+    def __init__(self, vnl: Union[None, PathType, Sequence[PathType]] = None,
+                 ifname: Optional[StrOrBytes] = None,
+                 config: Optional[StrOrBytes] = None) -> None:
         self._core: Optional[_core.CoreStack] = None
+        more: List[PathType] = []
+        if isinstance(vnl, (list, tuple)):
+            if not vnl:
+                raise ValueError("vnl: an empty list of VNLs")
+            vnl, more = vnl[0], list(vnl[1:])
+        if config is not None:
+            bad = _core.config_check(config)
+            if bad is not None:
+                raise _netconf.config_error(config, bad)
         try:
             self._core = _core.CoreStack(vnl, ifname)
         except OSError as exc:
@@ -67,11 +132,21 @@ class Stack:
                 raise
             raise better from None
         self._pid = os.getpid()     # only its creator warns when it leaks
+        _live.add(self)
         self._vnl = _text(vnl)
         if ifname is not None:
             self._ifname: Optional[str] = _text(ifname)
         else:
             self._ifname = "vde0" if self._vnl else None
+        self._interfaces: List[str] = [self._ifname] if self._vnl and self._ifname else []
+        try:
+            for v in more:
+                self.add_interface(v)
+            if config is not None:
+                self.config(config)
+        except BaseException:
+            self.close()
+            raise
 
     # -- what the stack is ------------------------------------------------
 
@@ -85,6 +160,12 @@ class Stack:
         """Name of the stack's interface (``vde0`` unless given), None for a
         loopback-only stack made without an explicit name."""
         return self._ifname
+
+    @property
+    def interfaces(self) -> List[str]:
+        """Names of the stack's own interfaces, in the order they were made
+        (not ``lo``)."""
+        return list(self._interfaces)
 
     @property
     def closed(self) -> bool:
@@ -140,7 +221,7 @@ class Stack:
 
     # -- commands -------------------------------------------------------------
 
-    def cmd(self, command: PathType) -> int:
+    def cmd(self, command: PathType, env: Optional[Mapping[Any, Any]] = None) -> int:
         """Run ``;``-separated commands in the stack and return the status.
 
         Each command is given by its full path; quotes and backslashes work
@@ -157,28 +238,39 @@ class Stack:
         wait releases the GIL and is interruptible: Ctrl-C kills the
         command and raises KeyboardInterrupt.
 
+        ``env`` is the commands' environment, a mapping as for
+        :mod:`subprocess`; None (the default) passes the process's
+        environment at the time of the call (``os.environ`` as it is now).
+        At most 128 KiB of it: OSError E2BIG past that.
+
+        The commands run in the stack's own PID namespace: whatever they
+        leave running (in the background, daemonized) is killed when the
+        stack is closed or the program dies.
+
         Example: ``s.cmd("/bin/busybox ip addr add 10.0.0.1/24 dev vde0;
         /bin/busybox ip link set vde0 up")``
         """
         core = self._open_core()
         try:
-            return core.cmd(command)
+            return core.cmd(command, _env_list(env))
         except OSError as exc:
             better = _messages.command_error(_text(command) or "", exc)
             if better is None:
                 raise
             raise better from None
 
-    def cmdv(self, argv: Sequence[PathType]) -> int:
+    def cmdv(self, argv: Sequence[PathType],
+             env: Optional[Mapping[Any, Any]] = None) -> int:
         """Run one command given as an argument list, without any parsing.
 
-        ``argv[0]`` is the full path of the program.  Same statuses and
-        errors as :meth:`cmd`; TypeError unless ``argv`` is a list or tuple
-        of str/bytes, ValueError if it is empty.
+        ``argv[0]`` is the full path of the program; ``env`` as for
+        :meth:`cmd`.  Same statuses and errors as :meth:`cmd`; TypeError
+        unless ``argv`` is a list or tuple of str/bytes, ValueError if it
+        is empty.
         """
         core = self._open_core()
         try:
-            return core.cmdv(argv)
+            return core.cmdv(argv, _env_list(env))
         except OSError as exc:
             better = _messages.argv_error([_text(a) or "" for a in argv], exc)
             if better is None:
@@ -232,6 +324,65 @@ class Stack:
 
         Keys: tx_frames, tx_bytes (interface -> VDE), rx_frames, rx_bytes
         (VDE -> interface), tx_dropped, rx_dropped, rx_runt, rx_oversize,
-        hung_up (1 once the VDE side went away).
+        hung_up (1 once the VDE side went away), peer_lost (1 while sends on
+        a ptp:// link find no peer), rx_empty (zero-length datagrams
+        received).
         """
         return self._open_core().stats()
+
+    # -- network configuration -------------------------------------------------
+
+    def config(self, config: StrOrBytes) -> None:
+        """Configure the stack from a string of comma-separated tokens.
+
+        Tokens: ``iface=NAME`` (the interface of the tokens after it;
+        default: the first), ``ip=ADDR/LEN`` (IPv4 or IPv6, repeatable),
+        ``gw=ADDR`` (default gateway, IPv4 or IPv6), ``mtu=N``,
+        ``mac=XX:XX:XX:XX:XX:XX``, ``up``, ``down``, ``dns=ADDR``
+        (repeatable), ``domain=NAME``, ``dhcp``, ``dhcp6``, ``slaac``,
+        ``fqdn=NAME`` (sent in DHCP requests), ``timeout=SECONDS`` (for
+        dhcp/dhcp6/slaac, default 10).  An address, a gateway, dhcp,
+        dhcp6 or slaac brings the interface up.  Example::
+
+            s.config("ip=10.0.0.1/24,gw=10.0.0.254,ip=fd00::1/64")
+
+        Raises ValueError naming the bad token when the string is invalid
+        or names an interface the stack does not have (nothing is applied
+        then), OSError with the kernel's errno when it refuses a setting
+        (what came before it stays applied), TimeoutError when a DHCP
+        server or router does not answer in time.
+        """
+        core = self._open_core()
+        if isinstance(config, (str, bytes)) and \
+                len(config.encode("utf-8", "surrogateescape") if isinstance(config, str)
+                    else config) > _core.CONFIG_MAX:
+            raise _netconf.config_error(config, -1)
+        bad = core.config(config)
+        if bad is not None:
+            raise _netconf.config_error(config, bad, no_interface=not self._interfaces)
+
+    def add_interface(self, vnl: PathType, ifname: Optional[StrOrBytes] = None) -> str:
+        """Add an interface on another VDE network and return its name.
+
+        ``ifname`` None gives the first free ``vdeN`` (``vde1`` next to
+        ``vde0``).  Like the first interface it starts down and without
+        addresses: configure it with ``config("iface=NAME,...")``.  It has
+        its own VDE connection and goes with the stack.  Raises OSError
+        (e.g. FileNotFoundError for a switch that is not there, EBUSY for a
+        name in use), ValueError for an invalid name.
+        """
+        name = self._open_core().addif(vnl, ifname)
+        self._interfaces.append(name)
+        return name
+
+    def links(self) -> List[Link]:
+        """The stack's interfaces as the kernel reports them (``lo`` too)."""
+        return _netconf.links_of(self._open_core().links())
+
+    def addresses(self) -> List[Address]:
+        """The stack's IPv4 and IPv6 addresses (link-local and loopback too)."""
+        return _netconf.addresses_of(self._open_core().addrs())
+
+    def routes(self) -> List[Route]:
+        """The unicast routes of the stack's main routing table."""
+        return _netconf.routes_of(self._open_core().routes())

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -68,17 +69,12 @@ def ip_command() -> str:
 
 
 def _configure(stack: "Stack", ip: Union[str, Sequence[str]]) -> None:
-    """Add the addresses to the stack's interface and bring it up."""
+    """Add the addresses to the stack's interface and bring it up, with a
+    configuration string (in-process: no command runs)."""
     if stack.ifname is None:
         raise ValueError("ip= needs a stack with an interface (give a vnl)")
     addrs = [ip] if isinstance(ip, str) else list(ip)
-    cmd = ip_command()
-    line = "; ".join([f"{cmd} addr add {a} dev {stack.ifname}" for a in addrs] +
-                     [f"{cmd} link set {stack.ifname} up"])
-    status = stack.cmd(line)
-    if status != 0:
-        raise RuntimeError(f"configuring {addrs} on {stack.ifname}: "
-                           f"'{line}' exited with status {status}")
+    stack.config(",".join([f"iface={stack.ifname}"] + [f"ip={a}" for a in addrs]))
 
 
 @pytest.fixture
@@ -107,6 +103,16 @@ def make_stack() -> Iterator[Callable[..., "Stack"]]:
     finally:
         for stack in reversed(made):
             stack.close()
+
+
+def _accepts(path: str) -> bool:
+    """Whether a unix stream socket at path accepts connections now."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        try:
+            s.connect(path)
+        except OSError:
+            return False
+    return True
 
 
 class VdeSwitch:
@@ -142,7 +148,9 @@ class VdeSwitch:
                                           stderr=err)
         ctl = os.path.join(self.path, "ctl")
         deadline = time.monotonic() + SWITCH_START_TIMEOUT
-        while not os.path.exists(ctl):
+        # the control socket exists (bind) a moment before it listens:
+        # ready is when a connection to it is accepted
+        while not _accepts(ctl):
             if self._proc.poll() is not None:
                 with open(log, "rb") as f:
                     err = f.read().decode(errors="replace")

@@ -205,6 +205,35 @@ VT_TEST(name_pattern, 30)
 	vde_delstack(b);
 }
 
+/* vdestack_addif() with local://: a router stack between two local networks */
+VT_TEST(addif_router, 60)
+{
+	struct vdestack *a = vt_stack("local://left", NULL, "10.1.0.1/24");
+	struct vdestack *b = vt_stack("local://right", NULL, "10.2.0.1/24");
+	struct vdestack *r = vt_stack("local://left", NULL, "10.1.0.254/24");
+	char why[256] = "";
+
+	REQUIRE(a && b && r, "two hosts on local://left and local://right, a router on left");
+	CHECK(vdestack_addif(r, "local://right", NULL) == 0,
+			"vdestack_addif(router, \"local://right\", NULL) (%s)", strerror(errno));
+	CHECK(vt_cmd(r, "/bin/busybox ip link show vde1") == 0, "it is the first free vdeN: vde1");
+	CHECK(vt_cmd(r, "/bin/busybox ip addr add 10.2.0.254/24 dev vde1;"
+		     "/bin/busybox ip link set vde1 up;"
+		     "/bin/busybox sysctl -w net.ipv4.ip_forward=1") == 0, "router configured");
+	CHECK(vt_cmd(a, "/bin/busybox ip route add default via 10.1.0.254") == 0 &&
+	      vt_cmd(b, "/bin/busybox ip route add default via 10.2.0.254") == 0, "routes");
+	CHECK(ping(a, "10.2.0.1") == 0, "left pings right through the router");
+	CHECK(vt_tcp_echo(b, a, "10.2.0.1", 7400, 256 * KIB, why, sizeof(why)),
+			"256 KiB TCP left -> right echoed through the router %s", why);
+	errno = 0;
+	CHECK(vdestack_addif(r, "local://right", "vde1") == -1 && errno == EEXIST,
+			"a name taken in the stack: -1 EEXIST (%s)", strerror(errno));
+	vde_delstack(r);
+	CHECK(ping(a, "10.2.0.1") != 0, "without the router, no way through");
+	vde_delstack(a);
+	vde_delstack(b);
+}
+
 VT_TEST(bad_names, 30)
 {
 	struct vdestack *s;

@@ -230,6 +230,29 @@ const char *vt_comm(pid_t pid)
 	return buf;
 }
 
+pid_t vt_nspid(pid_t pid)
+{
+	char path[64], buf[2048], *line, *p;
+	pid_t last = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (vt_read_file(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	line = strstr(buf, "\nNSpid:");
+	if (!line)
+		return -1;
+	for (p = line + 7; *p && *p != '\n'; ) {
+		char *end;
+		long v = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		last = v;
+		p = end;
+	}
+	return last;
+}
+
 double vt_cpu(pid_t pid)
 {
 	char state;

@@ -67,6 +67,8 @@ int vt_settle_fds(int n, double secs);
 int vt_descendants(pid_t pid, pid_t *out, int max);
 /* 1 if pid exists and is not a zombie */
 int vt_alive(pid_t pid);
+/* pid's number in its own (innermost) PID namespace, -1 if gone */
+pid_t vt_nspid(pid_t pid);
 /* the command name of pid (static buffer) */
 const char *vt_comm(pid_t pid);
 /* CPU seconds (user + system, all threads) of pid so far, -1 if gone */

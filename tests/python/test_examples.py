@@ -92,3 +92,12 @@ def test_fork_based_echo_server(tmp_path) -> None:
     while any(pid_alive(p) for p in kids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [p for p in kids if pid_alive(p)], "processes left behind by the server"
+
+
+def test_pyroute2_config() -> None:
+    proc = run(str(EXAMPLES / "pyroute2_config.py"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "pyroute2 sees vde0: mtu 1400" in proc.stdout
+    assert "a has 10.0.0.1/24" in proc.stdout and "a has fd00::1/64" in proc.stdout
+    assert "a routes 10.9.0.0/16 via 10.0.0.2" in proc.stdout
+    assert "b got 'hello 10.0.0.2' from a" in proc.stdout
