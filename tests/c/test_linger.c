@@ -25,14 +25,17 @@ static int threads(void)
 	return p ? atoi(p + 8) : -1;
 }
 
-/* the one live process below us, or -1 (0 if there is none) */
+/*
+ * The helper: our one live child, or -1 (0 if there is none).  (Below it
+ * run the stacks' PID namespace inits and commands: not counted.)
+ */
 static pid_t only_child(void)
 {
 	pid_t d[16];
 	int n;
 
 	vt_reap();
-	n = vt_descendants(getpid(), d, 16);
+	n = vt_children(getpid(), d, 16);
 	return n == 1 ? d[0] : n == 0 ? 0 : -1;
 }
 

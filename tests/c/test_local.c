@@ -26,14 +26,14 @@ static int ping(struct vdestack *s, const char *ip)
 	return vt_cmd(s, "/bin/busybox ping -c 1 -W 2 %s", ip);
 }
 
-/* the one helper below us (no command runs while this is called) */
+/* the one helper below us: our only live child */
 static pid_t helper_pid(void)
 {
 	pid_t d[16];
 	int n;
 
 	vt_reap();
-	n = vt_descendants(getpid(), d, 16);
+	n = vt_children(getpid(), d, 16);
 	return n == 1 ? d[0] : -1;
 }
 

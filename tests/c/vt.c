@@ -772,3 +772,21 @@ int main(int argc, char **argv)
 		printf("%d passed, %d failed\n", ran - failed, failed);
 	return failed ? 1 : 0;
 }
+
+int vt_children(pid_t pid, pid_t *out, int max)
+{
+	pid_t d[512];
+	int n = vt_descendants(pid, d, 512), k = 0;
+
+	for (int i = 0; i < n && k < max; i++) {
+		char path[64], buf[512], *p;
+
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)d[i]);
+		if (vt_read_file(path, buf, sizeof(buf)) <= 0)
+			continue;
+		p = strrchr(buf, ')');
+		if (p && p[1] == ' ' && p[2] != 'Z' && atoi(p + 4) == pid)
+			out[k++] = d[i];
+	}
+	return k;
+}

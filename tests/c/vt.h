@@ -65,6 +65,8 @@ int vt_count_fds(void);
 int vt_settle_fds(int n, double secs);
 /* descendants of pid (not pid itself), at most max; returns the count */
 int vt_descendants(pid_t pid, pid_t *out, int max);
+/* live (not zombie) children of pid, not their descendants; the count */
+int vt_children(pid_t pid, pid_t *out, int max);
 /* 1 if pid exists and is not a zombie */
 int vt_alive(pid_t pid);
 /* pid's number in its own (innermost) PID namespace, -1 if gone */
