@@ -127,3 +127,25 @@ def test_not_shared_with_a_forked_child(make_stack) -> None:
     assert to_parent != 0, "the child reached the parent's local network"
     assert to_own == 0, "the child's own local network works"
     assert ping(a, "10.0.0.2") == 0
+
+
+def test_router_between_two_local_networks(make_stack) -> None:
+    """A stack on two local networks (a list of VNLs, then add_interface)
+    routes between them."""
+    left = make_stack("local://left")
+    right = make_stack("local://right")
+    router = make_stack(["local://left", "local://right"])
+    assert router.cmd(f"{BUSYBOX} ip link show vde1") == 0
+    third = router.add_interface("local://third")
+    assert third == "vde2"
+    configure(left, "10.1.0.1")
+    configure(right, "10.2.0.1")
+    assert router.cmd(f"{BUSYBOX} ip addr add 10.1.0.254/24 dev vde0; "
+                      f"{BUSYBOX} ip link set vde0 up; "
+                      f"{BUSYBOX} ip addr add 10.2.0.254/24 dev vde1; "
+                      f"{BUSYBOX} ip link set vde1 up; "
+                      f"{BUSYBOX} sysctl -w net.ipv4.ip_forward=1") == 0
+    assert left.cmd(f"{BUSYBOX} ip route add default via 10.1.0.254") == 0
+    assert right.cmd(f"{BUSYBOX} ip route add default via 10.2.0.254") == 0
+    data = os.urandom(100_000)
+    assert echo(left, right, "10.2.0.1", data) == data
