@@ -41,6 +41,7 @@
 
 #include "helper.h"
 #include "ipc.h"
+#include "local.h"
 #include "pidns.h"
 #include "proto.h"
 #include "spin.h"
@@ -83,6 +84,7 @@ struct helper {
 	unsigned char *buf;	/* request buffer */
 	char **argv;
 	char **envp;
+	struct vds_lnets *lnets;	/* local:// networks (local.c), or NULL */
 };
 
 /* grow an mmap()ed array; the old contents move along */
@@ -517,6 +519,30 @@ static void h_exec(struct helper *h, int ci, const struct vds_req *rq,
 	h->chan[ci].pid = pid;
 }
 
+/* LOCALIF: a veth in stack id, on the bridge of local://NAME (local.c) */
+static void h_localif(struct helper *h, int cfd, const struct vds_req *rq,
+		      const char *payload, size_t len)
+{
+	const char *z = memchr(payload, 0, len);
+	size_t ilen = z ? (size_t)(z - payload) : 0;
+	int ret;
+
+	if (rq->id < 0 || rq->id >= h->nnetns || h->netns[rq->id] < 0) {
+		h_send(cfd, -EBADF, NULL, 0);
+		return;
+	}
+	if (!z || ilen == 0 || ilen >= IFNAMSIZ) {
+		h_send(cfd, -EINVAL, NULL, 0);
+		return;
+	}
+	ret = vds_lnet_join(&h->lnets, z + 1, len - ilen - 1, rq->id,
+			    h->netns[rq->id], payload);
+	h->curns = -1;	/* in the stack's namespace or where it was: setns next time */
+	if (ret >= 0)	/* down at delete like a tap: its neighbour entries go */
+		h->stk[rq->id].ntaps++;
+	h_send(cfd, ret, NULL, 0);
+}
+
 static void h_reap(struct helper *h)
 {
 	struct signalfd_siginfo si;
@@ -612,6 +638,7 @@ static void h_delstack(struct helper *h, int id)
 {
 	h_pidns_end(h, id);
 	h_link_down(h, id);
+	vds_lnet_leave(h->lnets, id);	/* its local:// ports (local.c) */
 	close(h->netns[id]);
 	h->netns[id] = -1;
 }
@@ -700,7 +727,9 @@ static void h_request(struct helper *h, int ci)
 	case VDS_OP_NSFDS:
 		h_nsfds(h, cfd, &rq);
 		return;
-
+	case VDS_OP_LOCALIF:
+		h_localif(h, cfd, &rq, (const char *)payload, len);
+		return;
 	case VDS_OP_SOCKET:
 		h_socket(h, cfd, &rq);
 		return;

@@ -30,6 +30,7 @@ enum vds_op {
 	VDS_OP_CANCEL,		/* during EXEC: kill the command (no own reply) */
 	VDS_OP_NSFDS,		/* id -> fds: user, net, PID namespace */
 	VDS_OP_ADDIF,		/* id, payload ifname -> the fd of a new tap there */
+	VDS_OP_LOCALIF,		/* id, payload "ifname\0NAME": join local://NAME */
 };
 
 struct vds_req {

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _core, _default, _messages, _netconf
 from ._netconf import Address, Link, Route
-from ._socket import StackSocket
+from ._socket import StackSocket, new_in_stack
 
 __all__ = ["Stack"]
 
@@ -83,7 +83,11 @@ class Stack:
     ``vnl`` is a vdeplug VNL (``vde:///tmp/sw``, ``ptp:///tmp/link``,
     ``switch:///tmp/sw``, ...), ``"=command args"`` for stream mode (the
     command runs on the host, found on PATH, and its stdin/stdout carry the
-    VDE stream), or None/``""`` for a stack with loopback only; a list of
+    VDE stream), ``"local://NAME"`` for a network private to this process
+    that the kernel moves (every Stack of the process on ``local://NAME``
+    shares it; a forked child or another process gets its own: use a VDE
+    switch across processes), or None/``""`` for a stack with loopback
+    only; a list of
     VNLs makes one interface on each (``vde0``, ``vde1``, ...; see
     :meth:`add_interface`).  ``ifname`` names the (first) interface
     (default ``vde0``, at most 15 bytes).  The new stack
@@ -289,15 +293,20 @@ class Stack:
 
     def _socket_fd(self, family: int, type: int, proto: int) -> int:
         """An fd for a Python socket object: close-on-exec, as Python's own
-        sockets are (PEP 446)."""
-        return self._open_core().msocket(operator.index(family),
-                                         operator.index(type) | _socket.SOCK_CLOEXEC,
-                                         operator.index(proto))
+        sockets are (PEP 446).  (The binding raises the ValueError of
+        _open_core() for a closed stack itself: one Python frame less on
+        the path of every socket.)"""
+        core = self._core
+        if core is None:
+            raise ValueError("I/O operation on closed stack")
+        return core.msocket(operator.index(family),
+                            operator.index(type) | _socket.SOCK_CLOEXEC,
+                            operator.index(proto))
 
     def socket(self, family: int = _socket.AF_INET, type: int = _socket.SOCK_STREAM,
                proto: int = 0) -> StackSocket:
         """A new :class:`StackSocket` in this stack (``socket.socket`` API)."""
-        return StackSocket(family, type, proto, stack=self)
+        return new_in_stack(StackSocket, self, family, type, proto)
 
     # -- defaults and counters -------------------------------------------------
 
