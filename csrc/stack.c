@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 
 #include "vds.h"
+#include "netinfo.h"
 
 #define H_LIVE		0x76647374u
 #define H_DEAD		0x64656164u
@@ -400,6 +401,8 @@ VDS_EXPORT void vde_delstack(struct vdestack *stack)
 
 	if (!stack)
 		return;
+	/* DHCP release and renewal threads end while the stack still works */
+	vds_netinfo_release(stack);
 	__atomic_compare_exchange_n(&vds_default, &expect, NULL, 0,
 				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 	pthread_mutex_lock(&vds_glock);

@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * test_dhcp.c - the DHCPv4, DHCPv6 and SLAAC clients and the resolver of
+ * the library against real servers (busybox udhcpd, ISC dhcpd -6, radvd,
+ * dnsmasq) that run in another stack on the same switch.
+ *
+ * The program links the library's objects statically (vdestack_objs), so it
+ * can call the internal entry points the configuration string uses
+ * (vds_dhcp4_start, ...; csrc/netinfo.h) as well as the public calls.
+ * A server runs as a command of its stack, from a thread (vde_stackcmd
+ * waits for it); the test ends it by pid.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "vt.h"
+#include "netinfo.h"
+#include "dhcp.h"
+
+/* ------------------------------------------------------ server in a stack --- */
+
+struct daemon {
+	struct vdestack *stack;
+	char *argv[16];
+	pthread_t thread;
+	int status;
+	pid_t pid;
+};
+
+static void *daemon_thread(void *arg)
+{
+	struct daemon *d = arg;
+
+	d->status = vdestack_cmdv(d->stack, d->argv);
+	return NULL;
+}
+
+/* the newest descendant process whose command name is comm */
+static pid_t find_proc(const char *comm, pid_t not)
+{
+	pid_t pids[256], found = -1;
+	int n = vt_descendants(getpid(), pids, 256);
+
+	for (int i = 0; i < n; i++)
+		if (pids[i] != not && !strcmp(vt_comm(pids[i]), comm))
+			found = pids[i];
+	return found;
+}
+
+/* start argv in stack; the process is found by its command name */
+static int daemon_start(struct daemon *d, struct vdestack *stack, const char *comm, ...)
+{
+	va_list ap;
+	int i = 0;
+	pid_t before = find_proc(comm, -1);
+
+	memset(d, 0, sizeof(*d));
+	d->stack = stack;
+	d->status = -2;
+	va_start(ap, comm);
+	while (i < 15 && (d->argv[i] = va_arg(ap, char *)))
+		i++;
+	va_end(ap);
+	if (pthread_create(&d->thread, NULL, daemon_thread, d))
+		return -1;
+	for (double end = vt_now() + 5; vt_now() < end; vt_sleep(0.02)) {
+		d->pid = find_proc(comm, before);
+		if (d->pid > 0) {
+			vt_track(d->pid);
+			return 0;
+		}
+		if (d->status != -2)
+			break;
+	}
+	CHECK(0, "%s started in its stack (status %d)", d->argv[0], d->status);
+	return -1;
+}
+
+static void daemon_stop(struct daemon *d)
+{
+	if (d->pid > 0)
+		kill(d->pid, SIGTERM);
+	pthread_join(d->thread, NULL);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	REQUIRE(f != NULL, "create %s", path);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* run a command on the host, its output in buf */
+static int host_output(char *buf, size_t len, const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	FILE *p;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	n = fread(buf, 1, len - 1, p);
+	buf[n] = 0;
+	return pclose(p);
+}
+
+/* accept one TCP connection on lfd; the peer's address as text in peer */
+static int accept_peer(int lfd, char *peer, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd = accept(lfd, (struct sockaddr *)&ss, &sl);
+
+	if (fd < 0)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, peer, len);
+	else
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, peer, len);
+	return fd;
+}
+
+/* ---------------------------------------------------------------- DHCPv4 --- */
+
+static const char udhcpd_conf[] =
+	"start 10.0.0.100\n"
+	"end 10.0.0.150\n"
+	"interface vde0\n"
+	"lease_file %s\n"
+	"option subnet 255.255.255.0\n"
+	"option router 10.0.0.1\n"
+	"option dns 10.0.0.53 10.0.0.54\n"
+	"option domain dhcp.test\n"
+	"option lease %d\n";
+
+static struct vdestack *udhcpd_setup(struct daemon *srv, const char *vnl, int lease_s)
+{
+	char text[1024];
+	struct vdestack *s = vt_stack(vnl, NULL, "10.0.0.1/24");
+
+	REQUIRE(s != NULL, "server stack");
+	snprintf(text, sizeof(text), udhcpd_conf, vt_path("leases"), lease_s);
+	write_file(vt_path("udhcpd.conf"), text);
+	write_file(vt_path("leases"), "");
+	REQUIRE(daemon_start(srv, s, "busybox", "/bin/busybox", "udhcpd", "-f",
+			     vt_path("udhcpd.conf"), NULL) == 0, "udhcpd runs");
+	return s;
+}
+
+/* what udhcpd's lease file says now (SIGUSR1 makes it write the file) */
+static void dump_leases(struct daemon *srv, char *buf, size_t len)
+{
+	char before[4096] = "";
+
+	vt_read_file(vt_path("leases"), before, sizeof(before));
+	kill(srv->pid, SIGUSR1);
+	vt_sleep(0.3);
+	host_output(buf, len, "/bin/busybox dumpleases -f %s 2>&1", vt_path("leases"));
+	vt_info("dumpleases: %s", buf);
+}
+
+VT_TEST(dhcp4_udhcpd, 60)
+{
+	char vnl[VT_MAXPATH + 8], text[4096], peer[64], addr[32];
+	struct daemon srv;
+	struct vds_lease4 l, l2;
+	struct vdestack *s, *c;
+	double t0;
+	int ret, lfd, cfd, afd;
+	char *rc;
+
+	REQUIRE(vt_switch_start(vt_path("sw")) > 0, "switch");
+	snprintf(vnl, sizeof(vnl), "vde://%s", vt_path("sw"));
+	s = udhcpd_setup(&srv, vnl, 10);
+	c = vt_stack(vnl, NULL, NULL);
+	REQUIRE(c != NULL, "client stack");
+
+	t0 = vt_now();
+	ret = vds_dhcp4_start(c, "vde0", "dhcpclient.dhcp.test", 10000);
+	REQUIRE(ret == 0, "vds_dhcp4_start: %d (%s) after %.2f s", ret, strerror(-ret),
+		vt_now() - t0);
+	vt_info("leased in %.3f s", vt_now() - t0);
+	REQUIRE(vds_dhcp4_lease(c, "vde0", &l) == 0, "the lease is readable");
+	inet_ntop(AF_INET, &l.addr, addr, sizeof(addr));
+	CHECK(ntohl(l.addr.s_addr) >= 0x0a000064 && ntohl(l.addr.s_addr) <= 0x0a000096,
+	      "address %s from udhcpd's pool", addr);
+	CHECK(l.plen == 24, "prefix /%d from the subnet option", l.plen);
+	CHECK(l.nrouters == 1 && l.routers[0].s_addr == inet_addr("10.0.0.1"), "router");
+	CHECK(l.ndns == 2 && l.dns[0].s_addr == inet_addr("10.0.0.53") &&
+	      l.dns[1].s_addr == inet_addr("10.0.0.54"), "DNS servers (%d)", l.ndns);
+	CHECK(!strcmp(l.domain, "dhcp.test"), "domain '%s'", l.domain);
+	CHECK(l.lease == 10 && l.t1 == 5, "lease %u s, T1 %u s", l.lease, l.t1);
+	CHECK(l.server.s_addr == inet_addr("10.0.0.1"), "server id");
+
+	/* the address works: the server stack sees a connection from it */
+	lfd = vt_listen(s, "10.0.0.1", 7000);
+	REQUIRE(lfd >= 0, "listener in the server stack");
+	cfd = vt_connect(c, "10.0.0.1", 7000, 5);
+	REQUIRE(cfd >= 0, "the client stack connects to the server with its lease");
+	afd = accept_peer(lfd, peer, sizeof(peer));
+	CHECK(afd >= 0 && !strcmp(peer, addr), "the server saw %s (lease %s)", peer, addr);
+	close(afd);
+	close(cfd);
+	/* the default route came from the router option: 10.9.9.9 is off-link */
+	cfd = vde_msocket(c, AF_INET, SOCK_DGRAM, 0);
+	{
+		struct sockaddr_in far = { .sin_family = AF_INET, .sin_port = htons(9),
+					   .sin_addr.s_addr = inet_addr("10.9.9.9") };
+		CHECK(connect(cfd, (struct sockaddr *)&far, sizeof(far)) == 0,
+		      "an off-link destination is routed (default route via 10.0.0.1): %s",
+		      strerror(errno));
+	}
+	close(cfd);
+
+	rc = vdestack_resolvconf(c);
+	REQUIRE(rc != NULL, "vdestack_resolvconf");
+	vt_info("resolv.conf:\n%s", rc);
+	CHECK(strstr(rc, "search dhcp.test\n") && strstr(rc, "nameserver 10.0.0.53\n") &&
+	      strstr(rc, "nameserver 10.0.0.54\n"), "resolv.conf has the lease's DNS");
+	free(rc);
+
+	dump_leases(&srv, text, sizeof(text));
+	CHECK(strstr(text, addr) && strstr(text, "dhcpclient"),
+	      "udhcpd's lease file has %s with the host name sent", addr);
+
+	/* renewal: T1 is 5 s after the ACK */
+	vt_sleep(7);
+	REQUIRE(vds_dhcp4_lease(c, "vde0", &l2) == 0, "lease still held");
+	CHECK(l2.renewals >= 1 && l2.obtained > l.obtained && l2.addr.s_addr == l.addr.s_addr,
+	      "renewed by the server (%u renewals, obtained +%ld s)", l2.renewals,
+	      (long)(l2.obtained - l.obtained));
+	/* past the first lease's end, the address still carries traffic */
+	vt_sleep(4);
+	cfd = vt_connect(c, "10.0.0.1", 7000, 5);
+	afd = accept_peer(lfd, peer, sizeof(peer));
+	CHECK(cfd >= 0 && afd >= 0 && !strcmp(peer, addr),
+	      "after 11 s (lease 10 s) the server still sees %s", peer);
+	close(afd);
+	close(cfd);
+	close(lfd);
+
+	/* release on delete */
+	vde_delstack(c);
+	vt_sleep(0.3);
+	dump_leases(&srv, text, sizeof(text));
+	CHECK(strstr(text, addr) && strstr(text, "expired"),
+	      "after vde_delstack udhcpd marks the lease of %s released (expired)", addr);
+	daemon_stop(&srv);
+	vde_delstack(s);
+}
+
+VT_TEST(dhcp4_timeout, 30)
+{
+	char vnl[VT_MAXPATH + 8];
+	struct vdestack *c;
+	double t0, dt;
+	int ret;
+
+	REQUIRE(vt_switch_start(vt_path("sw")) > 0, "switch");
+	snprintf(vnl, sizeof(vnl), "vde://%s", vt_path("sw"));
+	c = vt_stack(vnl, NULL, NULL);
+	REQUIRE(c != NULL, "client stack");
+	t0 = vt_now();
+	ret = vds_dhcp4_start(c, "vde0", NULL, 1500);
+	dt = vt_now() - t0;
+	CHECK(ret == -ETIMEDOUT, "no server: -ETIMEDOUT (%d)", ret);
+	CHECK(dt >= 1.4 && dt < 3, "after the timeout: %.2f s", dt);
+	ret = vds_dhcp4_start(c, "nosuch0", NULL, 1500);
+	CHECK(ret == -ENODEV, "no such interface: -ENODEV (%d)", ret);
+	vde_delstack(c);
+}
