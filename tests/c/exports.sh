@@ -1,8 +1,9 @@
 #!/bin/sh
 # exports.sh LIBRARY - the shared library exports exactly the public calls
-# (vdestack.h, the original's vde_stack_onecmd, the socket() interposer).
+# (vdestack.h, the original's vde_stack_onecmd, the socket() and
+# getaddrinfo() interposers).
 lib=$1
-allowed="socket vde_addstack vde_default_stack vde_delstack vde_msocket vde_stack_onecmd vde_stackcmd vdestack_cmdv vdestack_stats vdestack_version"
+allowed="socket getaddrinfo vde_addstack vde_default_stack vde_delstack vde_msocket vde_stack_onecmd vde_stackcmd vdestack_cmdv vdestack_freeaddrinfo vdestack_getaddrinfo vdestack_resolvconf vdestack_stats vdestack_version"
 command -v nm >/dev/null 2>&1 || { echo "FAIL: nm not found (binutils)"; exit 1; }
 syms=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TtWwDdBbVviR]$/ {print $3}' | sed 's/@.*//' | sort -u)
 [ -n "$syms" ] || { echo "FAIL: no dynamic symbols in $lib"; exit 1; }

@@ -286,3 +286,140 @@ VT_TEST(dhcp4_timeout, 30)
 	CHECK(ret == -ENODEV, "no such interface: -ENODEV (%d)", ret);
 	vde_delstack(c);
 }
+
+/* ------------------------------------------------------------------ DNS --- */
+
+/* how many lines of the file contain what */
+static int count_lines(const char *path, const char *what)
+{
+	char buf[65536], *p;
+	int n = 0;
+
+	if (vt_read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	for (p = buf; (p = strstr(p, what)); p++)
+		n++;
+	return n;
+}
+
+static int first_addr(const struct addrinfo *ai, char *out, size_t len, int *port)
+{
+	if (!ai)
+		return -1;
+	if (ai->ai_family == AF_INET) {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, out, len);
+		*port = ntohs(((struct sockaddr_in *)ai->ai_addr)->sin_port);
+	} else {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, out, len);
+		*port = ntohs(((struct sockaddr_in6 *)ai->ai_addr)->sin6_port);
+	}
+	return 0;
+}
+
+VT_TEST(dns_dnsmasq, 40)
+{
+	char vnl[VT_MAXPATH + 8], text[64], peer[64], logopt[VT_MAXPATH + 32];
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *ai;
+	const char *servers[] = { "10.0.0.1" };
+	struct daemon dns;
+	struct vdestack *s, *c;
+	int ret, port, lfd, cfd, afd, n;
+	const char *log = vt_path("dnsmasq.log");
+	char *rc;
+
+	REQUIRE(vt_switch_start(vt_path("sw")) > 0, "switch");
+	snprintf(vnl, sizeof(vnl), "vde://%s", vt_path("sw"));
+	s = vt_stack(vnl, NULL, "10.0.0.1/24");
+	c = vt_stack(vnl, NULL, "10.0.0.2/24");
+	REQUIRE(s && c, "server and client stacks");
+	snprintf(logopt, sizeof(logopt), "--log-facility=%s", log);
+	ret = daemon_start(&dns, s, "dnsmasq", "/usr/sbin/dnsmasq", "-d", "-C", "/dev/null",
+			     "--no-resolv", "--no-hosts", "--bind-interfaces",
+			     "--listen-address=10.0.0.1",
+			     "--pid-file=", "--log-queries", logopt,
+			     "--local=/vdstest.internal/",
+			     "--address=/web.vdstest.internal/10.0.0.1", NULL);
+	if (ret) {
+		char buf[8192] = "";
+
+		vt_read_file(log, buf, sizeof(buf));
+		vt_info("dnsmasq's log:\n%s", buf);
+	}
+	REQUIRE(ret == 0, "dnsmasq runs in the server stack");
+
+	/* no server yet: numeric and localhost work, names do not leak */
+	ret = vdestack_getaddrinfo(c, "web.vdstest.internal", "80", &hints, &ai);
+	CHECK(ret == EAI_AGAIN, "no DNS server: EAI_AGAIN (%d %s)", ret, gai_strerror(ret));
+	ret = vdestack_getaddrinfo(c, "10.1.2.3", "http", &hints, &ai);
+	CHECK(ret == 0 && first_addr(ai, text, sizeof(text), &port) == 0 &&
+	      !strcmp(text, "10.1.2.3") && port == 80, "numeric host, named service, no server");
+	if (ret == 0)
+		vdestack_freeaddrinfo(ai);
+	ret = vdestack_getaddrinfo(c, "localhost", "7", &hints, &ai);
+	CHECK(ret == 0 && first_addr(ai, text, sizeof(text), &port) == 0 &&
+	      !strcmp(text, "127.0.0.1"), "localhost is the stack's loopback");
+	if (ret == 0)
+		vdestack_freeaddrinfo(ai);
+
+	REQUIRE(vds_resolv_set(c, servers, 1, "vdstest.internal") == 0, "dns=10.0.0.1");
+	rc = vdestack_resolvconf(c);
+	CHECK(rc && !strcmp(rc, "# resolv.conf of a vdestack stack\nsearch vdstest.internal\n"
+			    "nameserver 10.0.0.1\n"), "resolv.conf text: %s", rc);
+	free(rc);
+	/* wait until dnsmasq answers */
+	for (double end = vt_now() + 5; vt_now() < end; vt_sleep(0.1)) {
+		ret = vdestack_getaddrinfo(c, "web.vdstest.internal", "80", &hints, &ai);
+		if (ret == 0)
+			break;
+	}
+	if (ret) {
+		char buf[8192] = "";
+
+		vt_read_file(log, buf, sizeof(buf));
+		vt_info("dnsmasq's log:\n%s", buf);
+	}
+	REQUIRE(ret == 0, "web.vdstest.internal resolved (%d)", ret);
+	CHECK(first_addr(ai, text, sizeof(text), &port) == 0 && !strcmp(text, "10.0.0.1") &&
+	      port == 80 && !ai->ai_next && ai->ai_socktype == SOCK_STREAM &&
+	      ai->ai_protocol == IPPROTO_TCP, "one TCP result 10.0.0.1:80 (%s:%d)", text, port);
+	vdestack_freeaddrinfo(ai);
+	hints.ai_flags = AI_CANONNAME;
+	ret = vdestack_getaddrinfo(c, "web", "81", &hints, &ai);
+	CHECK(ret == 0 && first_addr(ai, text, sizeof(text), &port) == 0 &&
+	      !strcmp(text, "10.0.0.1") && port == 81 && ai->ai_canonname &&
+	      !strcmp(ai->ai_canonname, "web.vdstest.internal"),
+	      "'web' found through the search domain (%s)", ret ? gai_strerror(ret) : text);
+	if (ret == 0)
+		vdestack_freeaddrinfo(ai);
+	hints.ai_flags = 0;
+	ret = vdestack_getaddrinfo(c, "nosuch.vdstest.internal", "80", &hints, &ai);
+	CHECK(ret == EAI_NONAME, "a name that does not exist: EAI_NONAME (%s)",
+	      gai_strerror(ret));
+
+	/* the default stack: the program's plain getaddrinfo() goes through it */
+	lfd = vt_listen(s, "10.0.0.1", 7001);
+	REQUIRE(lfd >= 0, "listener");
+	vde_default_stack(c);
+	ret = getaddrinfo("web.vdstest.internal", "7001", &hints, &ai);
+	CHECK(ret == 0, "getaddrinfo() with a default stack (%d)", ret);
+	cfd = ret == 0 ? socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol) : -1;
+	CHECK(cfd >= 0 && connect(cfd, ai->ai_addr, ai->ai_addrlen) == 0,
+	      "connect by name from the default stack");
+	if (ret == 0)
+		freeaddrinfo(ai);
+	vde_default_stack(NULL);
+	afd = accept_peer(lfd, peer, sizeof(peer));
+	CHECK(afd >= 0 && !strcmp(peer, "10.0.0.2"), "the server saw the client stack (%s)", peer);
+	close(afd);
+	close(cfd);
+	close(lfd);
+
+	/* every query reached dnsmasq from the client stack's address */
+	n = count_lines(log, "query[A] web.vdstest.internal from 10.0.0.2");
+	CHECK(n >= 3, "dnsmasq logged %d A queries for web.vdstest.internal from 10.0.0.2", n);
+	n = count_lines(log, "nosuch.vdstest.internal from 10.0.0.2");
+	CHECK(n >= 1, "and the one for the missing name (%d)", n);
+	daemon_stop(&dns);
+	vde_delstack(c);
+	vde_delstack(s);
+}
