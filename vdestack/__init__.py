@@ -20,6 +20,7 @@ extension ``vdestack._core``.
 
 from . import _core
 from ._default import as_default, current_stack, default_stack
+from ._resolve import Lease
 from ._socket import StackSocket
 from ._stack import Stack
 
@@ -37,6 +38,6 @@ def core_version() -> str:
 
 
 __all__ = [
-    "Stack", "StackSocket", "default_stack", "as_default", "current_stack",
+    "Stack", "StackSocket", "Lease", "default_stack", "as_default", "current_stack",
     "core_version", "STATUS_NOEXEC", "STATUS_SIGNAL", "__version__",
 ]

@@ -6,9 +6,9 @@ import operator
 import os
 import socket as _socket
 import warnings
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
-from . import _core, _default
+from . import _core, _default, _resolve
 from ._socket import StackSocket
 
 __all__ = ["Stack"]
@@ -201,3 +201,30 @@ class Stack:
         hung_up (1 once the VDE side went away).
         """
         return self._open_core().stats()
+
+    # -- names and leases ------------------------------------------------------
+
+    def getaddrinfo(self, host: Any, port: Any, family: int = 0, type: int = 0,
+                    proto: int = 0, flags: int = 0) -> List[_resolve.AddrInfo]:
+        """:func:`socket.getaddrinfo` in this stack: same arguments, same
+        results, ``socket.gaierror`` on failure.
+
+        Names are resolved with the stack's DNS servers (``dns=``/``domain=``
+        of its configuration, else those of its DHCP leases) over sockets
+        made in the stack, never by the host's resolver; a stack without a
+        DNS server raises ``socket.gaierror`` (``EAI_AGAIN``).  Numeric
+        addresses and ``localhost`` (the stack's loopback) need no server;
+        the host's ``/etc/hosts`` is not read.  The lookup releases the GIL.
+        """
+        return _resolve.getaddrinfo(self._open_core(), host, port, family, type,
+                                    proto, flags)
+
+    def resolvconf(self) -> str:
+        """The stack's resolver configuration as ``resolv.conf`` text
+        (``search DOMAIN`` and ``nameserver ADDR`` lines)."""
+        return self._open_core().resolvconf()
+
+    def lease(self, iface: str = "vde0") -> Optional[_resolve.Lease]:
+        """The DHCPv4 lease that interface ``iface`` holds now, or None (no
+        DHCP on it, or the lease was lost and not yet regained)."""
+        return _resolve.lease_from_core(iface, self._open_core().lease4(iface))
