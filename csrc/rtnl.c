@@ -203,6 +203,8 @@ int vds_rtnl_route(int nl, int add, int family, int ifindex, const void *dst,
 
 struct g6 {
 	int ifindex;
+	int scope;
+	const struct in6_addr *want;
 	int found;
 	struct in6_addr addr;
 };
@@ -227,12 +229,14 @@ static int g6_msg(const struct nlmsghdr *nlh, void *data)
 	uint32_t flags;
 
 	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET6 ||
-	    (int)ifa->ifa_index != g->ifindex || ifa->ifa_scope != RT_SCOPE_UNIVERSE)
+	    (int)ifa->ifa_index != g->ifindex || ifa->ifa_scope != g->scope)
 		return MNL_CB_OK;
 	mnl_attr_parse(nlh, sizeof(*ifa), g6_attr, tb);
 	flags = tb[IFA_FLAGS] ? mnl_attr_get_u32(tb[IFA_FLAGS]) : ifa->ifa_flags;
 	/* an address still in duplicate address detection cannot be used yet */
 	if (!tb[IFA_ADDRESS] || (flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)))
+		return MNL_CB_OK;
+	if (g->want && memcmp(g->want, mnl_attr_get_payload(tb[IFA_ADDRESS]), 16))
 		return MNL_CB_OK;
 	if (!g->found)
 		memcpy(&g->addr, mnl_attr_get_payload(tb[IFA_ADDRESS]), 16);
@@ -241,19 +245,25 @@ static int g6_msg(const struct nlmsghdr *nlh, void *data)
 }
 
 /**
- * vds_rtnl_global6() - a usable global IPv6 address of an interface
+ * vds_rtnl_addr6() - a usable IPv6 address of an interface
  * @nl:		NETLINK_ROUTE socket of the stack
  * @ifindex:	the interface
+ * @scope:	RT_SCOPE_UNIVERSE (global) or RT_SCOPE_LINK
+ * @want:	only this address, or NULL: any
  * @out:	the first one found, or NULL
+ *
+ * Tentative addresses (duplicate address detection still running) and
+ * those that failed it do not count.
  *
  * Return: 1 found, 0 none (yet), -errno
  */
-int vds_rtnl_global6(int nl, int ifindex, struct in6_addr *out)
+int vds_rtnl_addr6(int nl, int ifindex, int scope, const struct in6_addr *want,
+		   struct in6_addr *out)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(4)));
 	struct nlmsghdr *nlh = start(buf, RTM_GETADDR, NLM_F_DUMP);
 	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-	struct g6 g = { .ifindex = ifindex };
+	struct g6 g = { .ifindex = ifindex, .scope = scope, .want = want };
 	int ret;
 
 	ifa->ifa_family = AF_INET6;

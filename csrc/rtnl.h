@@ -27,6 +27,7 @@ int vds_rtnl_addr(int nl, int add, int family, int ifindex, const void *addr,
 		  int plen, const void *brd, unsigned int valid_s);
 int vds_rtnl_route(int nl, int add, int family, int ifindex, const void *dst,
 		   int dlen, const void *gw);
-int vds_rtnl_global6(int nl, int ifindex, struct in6_addr *out);
+int vds_rtnl_addr6(int nl, int ifindex, int scope, const struct in6_addr *want,
+		   struct in6_addr *out);
 
 #endif /* VDS_RTNL_H */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -45,16 +46,17 @@ static void *daemon_thread(void *arg)
 	return NULL;
 }
 
-/* the newest descendant process whose command name is comm */
+/* the first descendant process (breadth first: a daemon before its own
+ * children) whose command name is comm */
 static pid_t find_proc(const char *comm, pid_t not)
 {
-	pid_t pids[256], found = -1;
+	pid_t pids[256];
 	int n = vt_descendants(getpid(), pids, 256);
 
 	for (int i = 0; i < n; i++)
 		if (pids[i] != not && !strcmp(vt_comm(pids[i]), comm))
-			found = pids[i];
-	return found;
+			return pids[i];
+	return -1;
 }
 
 /* start argv in stack; the process is found by its command name */
@@ -88,9 +90,17 @@ static int daemon_start(struct daemon *d, struct vdestack *stack, const char *co
 
 static void daemon_stop(struct daemon *d)
 {
+	struct timespec ts;
+
 	if (d->pid > 0)
 		kill(d->pid, SIGTERM);
-	pthread_join(d->thread, NULL);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5;
+	if (pthread_timedjoin_np(d->thread, NULL, &ts) != 0) {
+		CHECK(0, "%s ended within 5 s of SIGTERM", d->argv[0]);
+		kill(d->pid, SIGKILL);
+		pthread_join(d->thread, NULL);
+	}
 }
 
 static void write_file(const char *path, const char *text)
@@ -421,5 +431,131 @@ VT_TEST(dns_dnsmasq, 40)
 	CHECK(n >= 1, "and the one for the missing name (%d)", n);
 	daemon_stop(&dns);
 	vde_delstack(c);
+	vde_delstack(s);
+}
+
+/* --------------------------------------------------------- IPv6: SLAAC --- */
+
+/* the peer of one connection from stack c to [addr]:port, as text */
+static int tcp6_peer(struct vdestack *s, struct vdestack *c, const char *addr, int port,
+		     char *peer, size_t len)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+	int lfd = vde_msocket(s, AF_INET6, SOCK_STREAM, 0), cfd = -1, afd = -1, one = 1;
+
+	inet_pton(AF_INET6, addr, &sa.sin6_addr);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4) < 0)
+		goto out;
+	cfd = vde_msocket(c, AF_INET6, SOCK_STREAM, 0);
+	vt_timeouts(cfd, 5);
+	if (cfd < 0 || connect(cfd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto out;
+	afd = accept_peer(lfd, peer, len);
+out:
+	if (afd >= 0)
+		close(afd);
+	if (cfd >= 0)
+		close(cfd);
+	if (lfd >= 0)
+		close(lfd);
+	return afd >= 0 ? 0 : -1;
+}
+
+VT_TEST(slaac_radvd, 40)
+{
+	char vnl[VT_MAXPATH + 8], peer[64] = "";
+	struct daemon ra;
+	struct vdestack *s, *c;
+	double t0;
+	int ret;
+
+	REQUIRE(vt_switch_start(vt_path("sw")) > 0, "switch");
+	snprintf(vnl, sizeof(vnl), "vde://%s", vt_path("sw"));
+	s = vt_stack(vnl, NULL, "fd00:1::1/64");
+	c = vt_stack(vnl, NULL, NULL);
+	REQUIRE(s && c, "router and client stacks");
+	write_file(vt_path("radvd.conf"),
+		   "interface vde0 {\n"
+		   "  AdvSendAdvert on;\n"
+		   "  MinRtrAdvInterval 3;\n"
+		   "  MaxRtrAdvInterval 4;\n"
+		   "  prefix fd00:1::/64 { AdvOnLink on; AdvAutonomous on; };\n"
+		   "};\n");
+	REQUIRE(daemon_start(&ra, s, "radvd", "/usr/sbin/radvd", "-n", "-C",
+			     vt_path("radvd.conf"), "-p", vt_path("radvd.pid"),
+			     "-m", "stderr", NULL) == 0, "radvd runs in the router stack");
+	t0 = vt_now();
+	ret = vds_slaac_start(c, "vde0", 15000);
+	REQUIRE(ret == 0, "vds_slaac_start: %d (%s) after %.2f s", ret, strerror(-ret),
+		vt_now() - t0);
+	vt_info("a global address after %.2f s", vt_now() - t0);
+	ret = tcp6_peer(s, c, "fd00:1::1", 7002, peer, sizeof(peer));
+	CHECK(ret == 0 && !strncmp(peer, "fd00:1::", 8) && strcmp(peer, "fd00:1::1"),
+	      "the router stack sees a connection from the client's SLAAC address %s", peer);
+	daemon_stop(&ra);
+	vde_delstack(c);
+
+	/* no router: a bounded timeout */
+	c = vt_stack(vnl, NULL, NULL);
+	REQUIRE(c != NULL, "second client");
+	t0 = vt_now();
+	ret = vds_slaac_start(c, "vde0", 1500);
+	CHECK(ret == -ETIMEDOUT && vt_now() - t0 < 3, "no router: -ETIMEDOUT after %.2f s (%d)",
+	      vt_now() - t0, ret);
+	vde_delstack(c);
+	vde_delstack(s);
+}
+
+/* ------------------------------------------------------------- DHCPv6 --- */
+
+VT_TEST(dhcp6_iscd, 60)
+{
+	char vnl[VT_MAXPATH + 8], peer[64] = "", text[16384];
+	struct daemon srv;
+	struct vdestack *s, *c;
+	double t0;
+	int ret;
+	char *rc;
+
+	REQUIRE(vt_switch_start(vt_path("sw")) > 0, "switch");
+	snprintf(vnl, sizeof(vnl), "vde://%s", vt_path("sw"));
+	s = vt_stack(vnl, NULL, "fd00:2::1/64");
+	c = vt_stack(vnl, NULL, NULL);
+	REQUIRE(s && c, "server and client stacks");
+	write_file(vt_path("dhcpd6.conf"),
+		   "default-lease-time 600;\n"
+		   "max-lease-time 7200;\n"
+		   "option dhcp6.name-servers fd00:2::53;\n"
+		   "option dhcp6.domain-search \"v6.test\";\n"
+		   "subnet6 fd00:2::/64 { range6 fd00:2::100 fd00:2::1ff; }\n");
+	write_file(vt_path("dhcpd6.leases"), "");
+	/* the server's link-local address must have passed DAD */
+	vt_sleep(1.5);
+	REQUIRE(daemon_start(&srv, s, "dhcpd", "/usr/sbin/dhcpd", "-6", "-f", "-d",
+			     "-cf", vt_path("dhcpd6.conf"), "-lf", vt_path("dhcpd6.leases"),
+			     "-pf", vt_path("dhcpd6.pid"), "vde0", NULL) == 0,
+		"ISC dhcpd -6 runs in the server stack");
+	t0 = vt_now();
+	ret = vds_dhcp6_start(c, "vde0", "v6client.v6.test", 15000);
+	REQUIRE(ret == 0, "vds_dhcp6_start: %d (%s) after %.2f s", ret, strerror(-ret),
+		vt_now() - t0);
+	vt_info("DHCPv6 address after %.2f s", vt_now() - t0);
+	ret = tcp6_peer(s, c, "fd00:2::1", 7003, peer, sizeof(peer));
+	CHECK(ret == 0 && !strncmp(peer, "fd00:2::1", 9) && strlen(peer) == 11,
+	      "the server stack sees a connection from the leased address %s", peer);
+	rc = vdestack_resolvconf(c);
+	CHECK(rc && strstr(rc, "nameserver fd00:2::53\n") && strstr(rc, "search v6.test\n"),
+	      "DNS server and domain from DHCPv6: %s", rc);
+	free(rc);
+	vt_read_file(vt_path("dhcpd6.leases"), text, sizeof(text));
+	CHECK(strstr(text, peer) && strstr(text, "binding state active"),
+	      "dhcpd's lease file has %s active", peer);
+	vde_delstack(c);
+	vt_sleep(0.5);
+	vt_read_file(vt_path("dhcpd6.leases"), text, sizeof(text));
+	vt_info("lease file after delete:\n%s", text);
+	CHECK(strstr(text, "binding state released"), "RELEASE on delete: dhcpd marks it released");
+	daemon_stop(&srv);
 	vde_delstack(s);
 }
