@@ -1,122 +1,35 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * cmd.c - commands in a stack: parsing vde_stackcmd's string, running argv.
- *
- * The string is split like a shell would split a simple command line, and
- * no further: ';' separates commands, blanks separate words, '...' and "..."
- * quote, a backslash escapes.  No variables, globs or redirections: the
- * commands run directly, not through a shell.  Every command is checked
- * (absolute path, balanced quotes) before the first one runs.
+ * cmd.c - commands in a stack: vde_stackcmd, vdestack_cmdv and the
+ * original's vde_stack_onecmd.  The helper vforks each command inside the
+ * stack (helper.c); the string is parsed by cmdline.c.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "vds.h"
+#include "cmdline.h"
+#include "ctx.h"
+#include "proto.h"
+#include "stack.h"
+#include "util.h"
 #include "vds_python.h"
 
-static int is_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 /**
- * vds_parse_cmdline() - split a command line into argument vectors
- * @line:	"cmd args; cmd args ..."
- * @cmdsp:	set to one malloc()ed block: each command's argv ends with
- *		NULL, an extra NULL ends the list
- * @absolute:	every command must be an absolute path
- *
- * Return: the number of commands (>= 1), or -EINVAL (nothing to run,
- * unbalanced quote, a command that is not an absolute path), -ENOMEM
- */
-int vds_parse_cmdline(const char *line, char ***cmdsp, int absolute)
-{
-	size_t len = line ? strlen(line) : 0;
-	char **av, *out;
-	const char *p = line;
-	int n = 0, argc = 0, ncmds = 0, inword = 0, first = 0;
-
-	if (!line)
-		return -EINVAL;
-	av = malloc((len + 2) * sizeof(char *) + len + 1);
-	if (!av)
-		return -ENOMEM;
-	out = (char *)(av + len + 2);
-	for (;;) {
-		char c = *p;
-
-		if (c == 0 || c == ';' || is_blank(c)) {
-			if (inword) {
-				*out++ = 0;
-				inword = 0;
-				argc++;
-			}
-			if (c == 0 || c == ';') {
-				if (argc) {
-					if (absolute && av[first][0] != '/')
-						goto bad;
-					av[n++] = NULL;
-					ncmds++;
-					argc = 0;
-				}
-				if (c == 0)
-					break;
-			}
-			p++;
-			continue;
-		}
-		if (!inword) {
-			if (!argc)
-				first = n;
-			av[n++] = out;
-			inword = 1;
-		}
-		if (c == '\'') {
-			for (p++; *p && *p != '\''; )
-				*out++ = *p++;
-			if (!*p)
-				goto bad;
-			p++;
-		} else if (c == '"') {
-			for (p++; *p && *p != '"'; ) {
-				if (*p == '\\' && p[1] && strchr("\"\\$`", p[1]))
-					p++;
-				*out++ = *p++;
-			}
-			if (!*p)
-				goto bad;
-			p++;
-		} else if (c == '\\' && p[1]) {
-			p++;
-			*out++ = *p++;
-		} else {
-			*out++ = *p++;
-		}
-	}
-	if (!ncmds)
-		goto bad;
-	av[n] = NULL;
-	*cmdsp = av;
-	return ncmds;
-bad:
-	free(av);
-	return -EINVAL;
-}
-
-/**
- * vds_run_argv() - run one command in a stack and wait for it
+ * run_argv_st() - run one command in a stack and wait for it
  * @st:		the stack
  * @argv:	argument vector, argv[0] an absolute path
- * @interrupted, @arg:	see vds_ctx_request()
+ * @interrupted, @arg:	see struct vds_call
  *
  * Return: exit status (127: could not execute, 128+N: signal N), or -errno
  */
-int vds_run_argv(struct vds_stack *st, char *const argv[],
-		 int (*interrupted)(void *), void *arg)
+static int run_argv_st(struct vds_stack *st, char *const argv[],
+		       int (*interrupted)(void *), void *arg)
 {
-	struct vds_req req = { .op = VDS_OP_EXEC, .id = st->id };
-	struct vds_rep rep;
+	struct vds_call call = {
+		.req = { .op = VDS_OP_EXEC, .id = st->id },
+		.interrupted = interrupted, .arg = arg,
+	};
 	size_t len = 0, l;
 	char *payload, *q;
 	int argc, ret;
@@ -135,13 +48,12 @@ int vds_run_argv(struct vds_stack *st, char *const argv[],
 		l = strlen(argv[argc]) + 1;
 		memcpy(q, argv[argc], l);
 	}
-	req.a = argc;
-	req.len = len;
-	ret = vds_ctx_request(st->ctx, &req, payload, &rep, NULL, 0, 0, interrupted, arg);
+	call.req.a = argc;
+	call.req.len = len;
+	call.payload = payload;
+	ret = vds_ctx_call(st->ctx, &call);
 	free(payload);
-	if (ret < 0)
-		return ret;
-	return rep.ret < 0 ? -rep.err : rep.ret;
+	return ret;
 }
 
 static int run_line(struct vdestack *h, const char *line,
@@ -159,7 +71,7 @@ static int run_line(struct vdestack *h, const char *line,
 		return ret;
 	}
 	for (c = cmds; *c; ) {
-		ret = vds_run_argv(st, c, interrupted, arg);
+		ret = run_argv_st(st, c, interrupted, arg);
 		if (ret != 0)
 			break;
 		while (*c)
@@ -179,7 +91,7 @@ static int run_argv(struct vdestack *h, char *const argv[],
 
 	if (!st)
 		return ret;
-	ret = vds_run_argv(st, argv, interrupted, arg);
+	ret = run_argv_st(st, argv, interrupted, arg);
 	vds_stack_put(st);
 	return ret;
 }

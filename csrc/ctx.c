@@ -25,7 +25,12 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "vds.h"
+#include "ctx.h"
+#include "helper.h"
+#include "ipc.h"
+#include "proto.h"
+#include "pump.h"
+#include "spin.h"
 
 #define HELPER_STACK_SIZE (256 * 1024)
 
@@ -67,8 +72,7 @@ static void atfork_child(void)
 		for (i = 0; i < c->npool; i++)
 			close(c->pool[i]);
 		c->npool = 0;
-		c->pumps = NULL;
-		c->npumps = 0;
+		c->pumps = NULL;	/* the parent's threads; none run here */
 		pthread_mutex_unlock(&c->lock);
 	}
 	cur = NULL;
@@ -91,54 +95,6 @@ int vds_ctx_owned(const struct vds_ctx *ctx)
 	return ctx->pid == getpid();
 }
 
-static int recv_rep(int fd, struct vds_rep *rep)
-{
-	ssize_t n;
-
-	do
-		n = recv(fd, rep, sizeof(*rep), 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if (n != sizeof(*rep))
-		return -ECONNRESET;	/* the helper is gone */
-	return 0;
-}
-
-static int send_req(int fd, const struct vds_req *req, const void *payload,
-		    int passfd)
-{
-	struct iovec iov[2] = {
-		{ (void *)req, sizeof(*req) },
-		{ (void *)payload, req->len },
-	};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = req->len ? 2 : 1 };
-	ssize_t n;
-
-	if (passfd >= 0) {
-		struct cmsghdr *c;
-
-		memset(&u, 0, sizeof(u));
-		msg.msg_control = u.buf;
-		msg.msg_controllen = sizeof(u.buf);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &passfd, sizeof(int));
-	}
-	do
-		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return errno == EPIPE ? -ECONNRESET : -errno;
-	return 0;
-}
-
 static int has_sys_admin(void)
 {
 	struct __user_cap_header_struct hdr = {
@@ -151,18 +107,22 @@ static int has_sys_admin(void)
 	return !!(d[CAP_SYS_ADMIN / 32].effective & (1U << (CAP_SYS_ADMIN % 32)));
 }
 
+/* also a half-built one: every field starts empty (-1, NULL) */
 static void ctx_free(struct vds_ctx *ctx)
 {
-	int i;
+	int i, owned;
 
 	if (!ctx)
 		return;
-	if (ctx->helper > 0 && vds_ctx_owned(ctx)) {
-		/* we started it; nothing else may end it or reap it */
+	/* we started the helper; nothing else may end it or reap it */
+	owned = ctx->helper > 0 && vds_ctx_owned(ctx);
+	/* its exit (its namespaces, its memory) overlaps the pumps' */
+	if (owned)
 		kill(ctx->helper, SIGKILL);
+	vds_pumps_free(ctx->pumps);
+	if (owned)
 		while (waitpid(ctx->helper, NULL, __WALL) < 0 && errno == EINTR)
 			;
-	}
 	for (i = 0; i < ctx->npool; i++)
 		close(ctx->pool[i]);
 	free(ctx->pool);
@@ -174,33 +134,24 @@ static void ctx_free(struct vds_ctx *ctx)
 	free(ctx);
 }
 
-static int ctx_new(struct vds_ctx **out)
+/* clone the helper; it answers with one word: in its user namespace, or why not */
+static int helper_start(struct vds_ctx *ctx)
 {
 	struct vds_helper_args args;
-	struct vds_ctx *ctx = calloc(1, sizeof(*ctx));
 	struct vds_rep rep;
-	struct stat sb;
-	int sv[2], ret;
+	int sv[2], ret, nfds = 0;
+	ssize_t n;
 	void *stk;
 
-	if (!ctx)
-		return -ENOMEM;
-	ctx->pid = getpid();
-	ctx->helper = -1;
-	ctx->ctl = ctx->hostns = -1;
-	ctx->spin_ns = vds_spin_us() * 1000;
-	pthread_mutex_init(&ctx->lock, NULL);
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		ret = -errno;
-		goto fail;
-	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
 	ctx->ctl = sv[0];
 	stk = mmap(NULL, HELPER_STACK_SIZE, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (stk == MAP_FAILED) {
 		ret = -errno;
 		close(sv[1]);
-		goto fail;
+		return ret;
 	}
 	args.ctl = sv[1];
 	args.host = ctx->pid;
@@ -211,11 +162,31 @@ static int ctx_new(struct vds_ctx **out)
 	munmap(stk, HELPER_STACK_SIZE);
 	close(sv[1]);
 	if (ctx->helper < 0)
-		goto fail;
-	/* one word back: in its user namespace, or why not */
-	ret = recv_rep(ctx->ctl, &rep);
-	if (ret == 0 && rep.ret < 0)
-		ret = -rep.err;
+		return ret;
+	do
+		n = vds_ipc_recv(ctx->ctl, &rep, sizeof(rep), NULL, &nfds, MSG_CMSG_CLOEXEC);
+	while (n == -EINTR);
+	if (n < 0)
+		return n;
+	if (n != sizeof(rep))
+		return -ECONNRESET;	/* the helper is gone */
+	return rep.ret < 0 ? rep.ret : 0;
+}
+
+static int ctx_new(struct vds_ctx **out)
+{
+	struct vds_ctx *ctx = calloc(1, sizeof(*ctx));
+	struct stat sb;
+	int ret;
+
+	if (!ctx)
+		return -ENOMEM;
+	ctx->pid = getpid();
+	ctx->helper = -1;
+	ctx->ctl = ctx->hostns = -1;
+	ctx->spin_ns = vds_spin_us() * 1000;
+	pthread_mutex_init(&ctx->lock, NULL);
+	ret = helper_start(ctx);
 	if (ret < 0)
 		goto fail;
 	ctx->hostns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -226,16 +197,17 @@ static int ctx_new(struct vds_ctx **out)
 	ctx->hostns_ino = sb.st_ino;
 	ctx->hostns_dev = sb.st_dev;
 	ctx->fastpath = has_sys_admin() ? -1 : 0;	/* -1: try on first stack */
-	ret = vds_pumps_start(ctx);
-	if (ret < 0)
+	ctx->pumps = vds_pumps_new(ctx->spin_ns);
+	if (!ctx->pumps) {
+		ret = -ENOMEM;
 		goto fail;
+	}
 	*out = ctx;
 	return 0;
 fail:
 	ctx_free(ctx);
 	return ret;
 }
-
 /**
  * vds_ctx_get() - the context for a new stack, started if needed
  * @ctxp:	where to store it; the caller owns one stack reference
@@ -287,19 +259,14 @@ void vds_ctx_put(struct vds_ctx *ctx)
 			break;
 		}
 	pthread_mutex_unlock(&vds_glock);
-	if (vds_ctx_owned(ctx)) {
-		/* the helper's exit (its namespaces, its memory) overlaps ours */
-		if (ctx->helper > 0)
-			kill(ctx->helper, SIGKILL);
-		vds_pumps_stop(ctx);
-	}
 	ctx_free(ctx);
 }
 
 static int chan_get(struct vds_ctx *ctx)
 {
 	struct vds_req req = { .op = VDS_OP_NEWCHAN };
-	int sv[2], ret, fd = -1;
+	int sv[2], fd = -1;
+	ssize_t n;
 
 	pthread_mutex_lock(&ctx->lock);
 	if (ctx->npool > 0)
@@ -309,11 +276,11 @@ static int chan_get(struct vds_ctx *ctx)
 		return fd;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	ret = send_req(ctx->ctl, &req, NULL, sv[1]);
+	n = vds_ipc_send(ctx->ctl, &req, sizeof(req), NULL, 0, &sv[1], 1);
 	close(sv[1]);
-	if (ret < 0) {
+	if (n < 0) {
 		close(sv[0]);
-		return ret;
+		return n;
 	}
 	return sv[0];
 }
@@ -337,104 +304,111 @@ static void chan_put(struct vds_ctx *ctx, int fd)
 	pthread_mutex_unlock(&ctx->lock);
 }
 
-/**
- * vds_ctx_request() - one request to the helper and its reply
- * @ctx:	context
- * @req:	the request; @req->len bytes of @payload follow it
- * @payload:	request payload or NULL
- * @rep:	the reply
- * @fds:	receives the fds the reply carries (up to @nfds, rest closed)
- * @nfds:	how many fds a successful reply must carry
- * @fdflags:	O_CLOEXEC to receive them close-on-exec
- * @interrupted:	called when a signal interrupts the wait for the reply;
- *		non-zero cancels the request (the helper kills the command)
- * @arg:	its argument
- *
- * Return: 0 with *rep filled (rep->ret may be -1 with rep->err), or -errno
- * when the exchange itself failed (-EINTR when cancelled).
+/*
+ * The reply to call->req on channel fd.  A socket comes back within
+ * microseconds: poll a moment before sleeping.  Not for commands and stacks
+ * (milliseconds), nor where a signal must interrupt the wait (a polling
+ * recvmsg() does not see it).
  */
-int vds_ctx_request(struct vds_ctx *ctx, const struct vds_req *req,
-		    const void *payload, struct vds_rep *rep,
-		    int *fds, int nfds, int fdflags,
-		    int (*interrupted)(void *), void *arg)
+static ssize_t wait_reply(struct vds_ctx *ctx, int fd, struct vds_call *call,
+			  struct vds_rep *rep, int *nfds, int *cancelled)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { rep, sizeof(*rep) };
-	struct msghdr msg;
-	struct cmsghdr *c;
-	int fd, ret, got = 0, cancelled = 0, i;
-	int64_t until;
+	int flags = call->cloexec ? MSG_CMSG_CLOEXEC : 0;
+	int64_t until = 0;
 	ssize_t n;
 
-	for (i = 0; i < nfds; i++)
-		fds[i] = -1;
-	fd = chan_get(ctx);
-	if (fd < 0)
-		return fd;
-	ret = send_req(fd, req, payload, -1);
-	if (ret < 0) {
-		close(fd);
-		return ret;
-	}
-	/*
-	 * A socket comes back within microseconds: poll a moment before
-	 * sleeping.  Not for commands and stacks (milliseconds), nor where a
-	 * signal must interrupt the wait (a polling recvmsg() does not see it).
-	 */
-	until = ctx->spin_ns && req->op == VDS_OP_SOCKET ? vds_now_ns() + ctx->spin_ns : 0;
+	if (ctx->spin_ns && call->req.op == VDS_OP_SOCKET)
+		until = vds_now_ns() + ctx->spin_ns;
 	for (;;) {
-		memset(&msg, 0, sizeof(msg));
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = u.buf;
-		msg.msg_controllen = sizeof(u.buf);
-		n = recvmsg(fd, &msg, ((fdflags & O_CLOEXEC) ? MSG_CMSG_CLOEXEC : 0) |
-			    (until ? MSG_DONTWAIT : 0));
-		if (n < 0 && errno == EAGAIN && until) {
+		*nfds = call->nfds;
+		n = vds_ipc_recv(fd, rep, sizeof(*rep), call->fds, nfds,
+				 flags | (until ? MSG_DONTWAIT : 0));
+		if (n == -EAGAIN && until) {
 			if (vds_now_ns() >= until)
 				until = 0;
 			sched_yield();	/* the helper may be waiting for this CPU */
 			continue;
 		}
-		if (n >= 0 || errno != EINTR)
-			break;
-		if (interrupted && !cancelled && interrupted(arg)) {
-			struct vds_req cancel = { .op = VDS_OP_CANCEL, .id = req->id };
+		if (n != -EINTR)
+			return n;
+		if (call->interrupted && !*cancelled && call->interrupted(call->arg)) {
+			struct vds_req cancel = { .op = VDS_OP_CANCEL, .id = call->req.id };
 
-			cancelled = 1;
-			if (send_req(fd, &cancel, NULL, -1) < 0)
-				break;
+			*cancelled = 1;
+			n = vds_ipc_send(fd, &cancel, sizeof(cancel), NULL, 0, NULL, 0);
+			if (n < 0)
+				return n;
 		}
 	}
+}
+
+/**
+ * vds_ctx_call() - one request to the helper and its reply
+ * @ctx:	context
+ * @call:	the request, where the fds of the reply go, how to wait
+ *
+ * Return: the helper's result (>= 0: a stack id, an exit status, 0), with
+ * call->fds filled; or -errno, from the helper or from the exchange itself
+ * (-EINTR when cancelled); then no fd is left open.
+ */
+int vds_ctx_call(struct vds_ctx *ctx, struct vds_call *call)
+{
+	struct vds_rep rep;
+	int fd, got = 0, cancelled = 0, i;
+	ssize_t n;
+
+	for (i = 0; i < call->nfds; i++)
+		call->fds[i] = -1;
+	fd = chan_get(ctx);
+	if (fd < 0)
+		return fd;
+	n = vds_ipc_send(fd, &call->req, sizeof(call->req), call->payload,
+			 call->req.len, NULL, 0);
+	if (n >= 0)
+		n = wait_reply(ctx, fd, call, &rep, &got, &cancelled);
 	if (n < 0) {
-		ret = -errno;
 		close(fd);
-		return ret;
+		return n;
 	}
-	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (i = 0; i < (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int)); i++) {
-			int f;
-
-			memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (got < nfds)
-				fds[got++] = f;
-			else
-				close(f);
-		}
+	if (n != sizeof(rep) || (rep.ret >= 0 && got != call->nfds)) {
+		close(fd);
+		rep.ret = n == 0 ? -ECONNRESET : -EPROTO;
+	} else {
+		chan_put(ctx, fd);
 	}
-	if (n != sizeof(*rep) || (rep->ret >= 0 && got != nfds)) {
+	if (cancelled)
+		rep.ret = -EINTR;
+	if (rep.ret < 0) {
 		for (i = 0; i < got; i++) {
-			close(fds[i]);
-			fds[i] = -1;
+			close(call->fds[i]);
+			call->fds[i] = -1;
 		}
-		close(fd);
-		return n == 0 ? -ECONNRESET : -EPROTO;
 	}
-	chan_put(ctx, fd);
-	return cancelled ? -EINTR : 0;
+	return rep.ret;
+}
+
+/**
+ * vds_ctx_fastpath() - may the stacks of @ctx keep their namespace fd, so
+ * vde_msocket() can setns() into it instead of asking the helper?
+ * @ctx:	context
+ * @netns:	a new stack's namespace fd, or -1 to ask whether to want one
+ *
+ * Yes for root (CAP_SYS_ADMIN over both namespaces); the first stack that
+ * brings a namespace fd tells, by trying: in and back out.
+ *
+ * Return: 1 yes, 0 no (with @netns -1: 1 unless known to be no)
+ */
+int vds_ctx_fastpath(struct vds_ctx *ctx, int netns)
+{
+	int fp = __atomic_load_n(&ctx->fastpath, __ATOMIC_ACQUIRE);
+
+	if (fp < 0 && netns >= 0) {
+		int ok = setns(netns, CLONE_NEWNET) == 0 &&
+			 setns(ctx->hostns, CLONE_NEWNET) == 0;
+
+		__atomic_compare_exchange_n(&ctx->fastpath, &fp, ok, 0,
+					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+		fp = __atomic_load_n(&ctx->fastpath, __ATOMIC_ACQUIRE);
+	}
+	return fp != 0;
 }

@@ -21,6 +21,7 @@
 #include <linux/capability.h>
 #include <linux/if_tun.h>
 #include <linux/securebits.h>
+#include <net/if.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -31,11 +32,12 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "vds.h"
-
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
+#include "helper.h"
+#include "ipc.h"
+#include "proto.h"
+#include "spin.h"
+#include "util.h"
+#include "vdestack.h"
 
 #define H_MAIN		1
 #define H_CHAN		2
@@ -90,71 +92,29 @@ static void h_kill(pid_t pid)
 	kill(pid, SIGKILL);
 }
 
-static int h_send(int fd, int ret, int err, const int *fds, int nfds)
+/* the reply: ret >= 0 or -errno, and fds */
+static int h_send(int fd, int ret, const int *fds, int nfds)
 {
-	struct vds_rep rep = { .ret = ret, .err = err };
-	struct iovec iov = { &rep, sizeof(rep) };
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 2)];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
+	struct vds_rep rep = { .ret = ret };
+	ssize_t n = vds_ipc_send(fd, &rep, sizeof(rep), NULL, 0, fds, nfds);
 
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		memset(&u, 0, sizeof(u));
-		msg.msg_control = u.buf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	do
-		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : 0;
+	return n < 0 ? (int)n : 0;
 }
 
-/* receive one message; *fdp gets a passed fd (or -1) */
+/* receive one message without waiting; *fdp gets a passed fd (or -1) */
 static ssize_t h_recv(int fd, void *buf, size_t len, int *fdp)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { buf, len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *c;
+	int nfds;
 	ssize_t n;
 
-	*fdp = -1;
-	do
-		n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	for (c = CMSG_FIRSTHDR(&msg); n >= 0 && c; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			int nf = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			int i, f;
-
-			for (i = 0; i < nf; i++) {
-				memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-				if (*fdp < 0)
-					*fdp = f;
-				else
-					close(f);
-			}
-		}
-	}
-	if (msg.msg_flags & MSG_TRUNC)
-		return -EMSGSIZE;
-	return n < 0 ? -errno : n;
+	do {
+		nfds = 1;
+		n = vds_ipc_recv(fd, buf, len, fdp, &nfds,
+				 MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	} while (n == -EINTR);
+	if (nfds == 0)
+		*fdp = -1;
+	return n;
 }
 
 static int h_epoll_add(struct helper *h, int fd, uint32_t tag, uint32_t idx)
@@ -282,7 +242,7 @@ static void h_addstack(struct helper *h, int cfd, const struct vds_req *rq,
 		int *t = h_grow(h->netns, o, h_page(sizeof(int) * n));
 
 		if (!t) {
-			h_send(cfd, -1, ENOMEM, NULL, 0);
+			h_send(cfd, -ENOMEM, NULL, 0);
 			return;
 		}
 		for (j = h->nnetns; j < n; j++)
@@ -291,7 +251,7 @@ static void h_addstack(struct helper *h, int cfd, const struct vds_req *rq,
 		h->nnetns = n;
 	}
 	if (unshare(CLONE_NEWNET) < 0) {
-		h_send(cfd, -1, errno, NULL, 0);
+		h_send(cfd, -errno, NULL, 0);
 		return;
 	}
 	h->curns = id;
@@ -314,7 +274,7 @@ static void h_addstack(struct helper *h, int cfd, const struct vds_req *rq,
 	if (rq->a)
 		fds[nfds++] = ns;
 	h->netns[id] = ns;
-	ret = h_send(cfd, id, 0, fds, nfds);
+	ret = h_send(cfd, id, fds, nfds);
 	if (tap >= 0)
 		close(tap);
 	if (ret < 0) {	/* the library is gone; forget the namespace */
@@ -326,7 +286,7 @@ fail:
 	if (ns >= 0)
 		close(ns);
 	h->curns = -1;	/* the failed namespace dies with its last reference */
-	h_send(cfd, -1, -ret, NULL, 0);
+	h_send(cfd, ret, NULL, 0);
 }
 
 static void h_socket(struct helper *h, int cfd, const struct vds_req *rq)
@@ -334,15 +294,15 @@ static void h_socket(struct helper *h, int cfd, const struct vds_req *rq)
 	int ret = h_enter(h, rq->id), fd;
 
 	if (ret < 0) {
-		h_send(cfd, -1, -ret, NULL, 0);
+		h_send(cfd, ret, NULL, 0);
 		return;
 	}
 	fd = vds_sys_socket(rq->a, rq->b | SOCK_CLOEXEC, rq->c);
 	if (fd < 0) {
-		h_send(cfd, -1, errno, NULL, 0);
+		h_send(cfd, -errno, NULL, 0);
 		return;
 	}
-	h_send(cfd, 0, 0, &fd, 1);
+	h_send(cfd, 0, &fd, 1);
 	close(fd);
 }
 
@@ -417,7 +377,7 @@ static void h_exec(struct helper *h, int ci, const struct vds_req *rq,
 	pid_t pid, self = getpid();
 
 	if (rq->id < 0 || rq->id >= h->nnetns || h->netns[rq->id] < 0) {
-		h_send(cfd, -1, EBADF, NULL, 0);
+		h_send(cfd, -EBADF, NULL, 0);
 		return;
 	}
 	/* payload: argc NUL-terminated strings, checked before use */
@@ -430,7 +390,7 @@ static void h_exec(struct helper *h, int ci, const struct vds_req *rq,
 		off = z - payload + 1;
 	}
 	if (argc == 0 || argc != rq->a || off != len || h->argv[0][0] != '/') {
-		h_send(cfd, -1, EINVAL, NULL, 0);
+		h_send(cfd, -EINVAL, NULL, 0);
 		return;
 	}
 	h->argv[argc] = NULL;
@@ -438,7 +398,7 @@ static void h_exec(struct helper *h, int ci, const struct vds_req *rq,
 	if (pid == 0)
 		h_child(h->netns[rq->id], h->argv, self);
 	if (pid < 0) {
-		h_send(cfd, -1, errno, NULL, 0);
+		h_send(cfd, -errno, NULL, 0);
 		return;
 	}
 	h->chan[ci].pid = pid;
@@ -460,7 +420,7 @@ static void h_reap(struct helper *h)
 		for (i = 0; i < h->nchan; i++) {
 			if (h->chan[i].fd >= 0 && h->chan[i].pid == pid) {
 				h->chan[i].pid = -1;
-				if (h_send(h->chan[i].fd, ret, 0, NULL, 0) < 0)
+				if (h_send(h->chan[i].fd, ret, NULL, 0) < 0)
 					h_chan_close(h, i);
 				break;
 			}
@@ -481,7 +441,7 @@ static void h_request(struct helper *h, int ci)
 	if (n == -EMSGSIZE) {
 		if (fd >= 0)
 			close(fd);
-		h_send(cfd, -1, E2BIG, NULL, 0);
+		h_send(cfd, -E2BIG, NULL, 0);
 		return;
 	}
 	if (n <= 0) {
@@ -493,13 +453,13 @@ static void h_request(struct helper *h, int ci)
 	if (fd >= 0)	/* channels carry no fds towards the helper */
 		close(fd);
 	if ((size_t)n < sizeof(rq)) {
-		h_send(cfd, -1, EPROTO, NULL, 0);
+		h_send(cfd, -EPROTO, NULL, 0);
 		return;
 	}
 	memcpy(&rq, h->buf, sizeof(rq));
 	len = n - sizeof(rq);
 	if (rq.len != len) {
-		h_send(cfd, -1, EPROTO, NULL, 0);
+		h_send(cfd, -EPROTO, NULL, 0);
 		return;
 	}
 	if (rq.op == VDS_OP_CANCEL) {
@@ -508,7 +468,7 @@ static void h_request(struct helper *h, int ci)
 		return;
 	}
 	if (h->chan[ci].pid > 0) {	/* one request at a time */
-		h_send(cfd, -1, EBUSY, NULL, 0);
+		h_send(cfd, -EBUSY, NULL, 0);
 		return;
 	}
 	switch (rq.op) {
@@ -516,7 +476,7 @@ static void h_request(struct helper *h, int ci)
 		char name[IFNAMSIZ];
 
 		if (len >= IFNAMSIZ || memchr(payload, 0, len)) {
-			h_send(cfd, -1, EINVAL, NULL, 0);
+			h_send(cfd, -EINVAL, NULL, 0);
 			return;
 		}
 		memcpy(name, payload, len);
@@ -526,12 +486,12 @@ static void h_request(struct helper *h, int ci)
 	}
 	case VDS_OP_DELSTACK:
 		if (rq.id < 0 || rq.id >= h->nnetns || h->netns[rq.id] < 0) {
-			h_send(cfd, -1, EBADF, NULL, 0);
+			h_send(cfd, -EBADF, NULL, 0);
 			return;
 		}
 		close(h->netns[rq.id]);
 		h->netns[rq.id] = -1;
-		h_send(cfd, 0, 0, NULL, 0);
+		h_send(cfd, 0, NULL, 0);
 		return;
 	case VDS_OP_SOCKET:
 		h_socket(h, cfd, &rq);
@@ -540,7 +500,7 @@ static void h_request(struct helper *h, int ci)
 		h_exec(h, ci, &rq, payload, len);
 		return;
 	default:
-		h_send(cfd, -1, EPROTO, NULL, 0);
+		h_send(cfd, -EPROTO, NULL, 0);
 	}
 }
 
@@ -616,6 +576,103 @@ static int h_read_lastcap(void)
 	return n > 0 ? v : 63;
 }
 
+/* nothing of the host leaks in: only stdio and the control socket */
+static void h_isolate(struct helper *h, const struct vds_helper_args *a,
+		      sigset_t *chld)
+{
+	struct rlimit rl;
+	int sig;
+
+	if (a->ctl != 3 && dup3(a->ctl, 3, O_CLOEXEC) < 0)
+		_exit(1);
+	h->ctl = 3;
+	syscall(SYS_close_range, 4, ~0U, 0);
+	for (sig = 1; sig < 65; sig++) {
+		struct sigaction sa = { .sa_handler = SIG_DFL };
+
+		if (sig == SIGPIPE)
+			sa.sa_handler = SIG_IGN;
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL);
+	}
+	sigemptyset(chld);
+	sigaddset(chld, SIGCHLD);
+	sigprocmask(SIG_SETMASK, chld, NULL);
+	/* a terminal's ^C is for the host, which decides what to cancel */
+	setpgid(0, 0);
+	h->hostfd = syscall(SYS_pidfd_open, a->host, 0);
+	if (h->hostfd < 0 || getppid() != a->host)
+		_exit(1);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* buffers, the epoll set of the control socket, SIGCHLD and the host */
+static void h_setup(struct helper *h, const sigset_t *chld)
+{
+	h->lastcap = h_read_lastcap();
+	h->buf = h_grow(NULL, 0, h_page(sizeof(struct vds_req) + VDS_ARGS_MAX));
+	h->argv = h_grow(NULL, 0, h_page(sizeof(char *) * (VDS_ARGC_MAX + 1)));
+	h->ep = epoll_create1(EPOLL_CLOEXEC);
+	h->sigfd = signalfd(-1, chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (!h->buf || !h->argv || h->ep < 0 || h->sigfd < 0 ||
+	    h_epoll_add(h, h->ctl, H_MAIN, 0) < 0 ||
+	    h_epoll_add(h, h->sigfd, H_SIGCHLD, 0) < 0 ||
+	    h_epoll_add(h, h->hostfd, H_HOST, 0) < 0)
+		_exit(1);
+}
+
+/*
+ * The user namespace, where we are who we were (as the original library
+ * maps it): root stays uid 0, a user stays that user.
+ */
+static int h_userns(struct helper *h)
+{
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	int ret = unshare(CLONE_NEWUSER) < 0 ? -errno : 0;
+
+	if (ret == 0)
+		ret = h_write("/proc/self/setgroups", "deny\n", 5);
+	if (ret == 0)
+		ret = h_map("/proc/self/uid_map", uid);
+	if (ret == 0)
+		ret = h_map("/proc/self/gid_map", gid);
+	if (ret == 0)
+		ret = h_limit_caps(h->lastcap);
+	return ret;
+}
+
+/* serve requests until the host goes away or closes the main socket */
+static void h_serve(struct helper *h, int spin_ns)
+{
+	int64_t busy = INT64_MIN / 2;	/* no work yet */
+
+	for (;;) {
+		struct epoll_event evs[32];
+		/* a host that just asked asks again soon: poll a moment */
+		int n = vds_epoll_spin(h->ep, evs, 32, spin_ns, &busy), i;
+
+		if (n < 0 && errno != EINTR)
+			return;
+		for (i = 0; i < n; i++) {
+			uint32_t tag = evs[i].data.u64 >> 32;
+			uint32_t idx = (uint32_t)evs[i].data.u64;
+
+			if (tag == H_HOST)
+				return;
+			if (tag == H_MAIN && h_main(h) < 0)
+				return;
+			if (tag == H_SIGCHLD)
+				h_reap(h);
+			if (tag == H_CHAN && (int)idx < h->nchan && h->chan[idx].fd >= 0)
+				h_request(h, idx);
+		}
+	}
+}
+
 /**
  * vds_helper_main() - body of the helper process
  * @arg:	struct vds_helper_args, in the helper's copy of the host memory
@@ -628,95 +685,16 @@ int vds_helper_main(void *arg)
 	struct vds_helper_args *a = arg;
 	struct helper h = { .ctl = -1, .ep = -1, .sigfd = -1, .hostfd = -1,
 			    .curns = -1 };
-	struct rlimit rl;
 	sigset_t chld;
-	uid_t uid;
-	gid_t gid;
-	int sig, i;
-	int64_t busy = INT64_MIN / 2;	/* no work yet */
-	struct vds_rep ok = { 0, 0 };
+	int ret, i;
 
-	/* nothing of the host leaks in: only stdio and the control socket */
-	if (a->ctl != 3) {
-		if (dup3(a->ctl, 3, O_CLOEXEC) < 0)
-			_exit(1);
-	}
-	h.ctl = 3;
-	syscall(SYS_close_range, 4, ~0U, 0);
-	for (sig = 1; sig < 65; sig++) {
-		struct sigaction sa = { .sa_handler = SIG_DFL };
-
-		if (sig == SIGPIPE)
-			sa.sa_handler = SIG_IGN;
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &sa, NULL);
-	}
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	sigprocmask(SIG_SETMASK, &chld, NULL);
-	/* a terminal's ^C is for the host, which decides what to cancel */
-	setpgid(0, 0);
-	h.hostfd = syscall(SYS_pidfd_open, a->host, 0);
-	if (h.hostfd < 0 || getppid() != a->host)
+	h_isolate(&h, a, &chld);
+	h_setup(&h, &chld);
+	ret = h_userns(&h);
+	h_send(h.ctl, ret, NULL, 0);
+	if (ret < 0)
 		_exit(1);
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	h.lastcap = h_read_lastcap();
-	h.buf = h_grow(NULL, 0, h_page(sizeof(struct vds_req) + VDS_ARGS_MAX));
-	h.argv = h_grow(NULL, 0, h_page(sizeof(char *) * (VDS_ARGC_MAX + 1)));
-	h.ep = epoll_create1(EPOLL_CLOEXEC);
-	h.sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (!h.buf || !h.argv || h.ep < 0 || h.sigfd < 0 ||
-	    h_epoll_add(&h, h.ctl, H_MAIN, 0) < 0 ||
-	    h_epoll_add(&h, h.sigfd, H_SIGCHLD, 0) < 0 ||
-	    h_epoll_add(&h, h.hostfd, H_HOST, 0) < 0)
-		_exit(1);
-
-	/*
-	 * The user namespace, where we are who we were (as the original
-	 * library maps it): root stays uid 0, a user stays that user.
-	 */
-	uid = geteuid();
-	gid = getegid();
-	ok.ret = unshare(CLONE_NEWUSER) < 0 ? -errno : 0;
-	if (ok.ret == 0)
-		ok.ret = h_write("/proc/self/setgroups", "deny\n", 5);
-	if (ok.ret == 0)
-		ok.ret = h_map("/proc/self/uid_map", uid);
-	if (ok.ret == 0)
-		ok.ret = h_map("/proc/self/gid_map", gid);
-	if (ok.ret == 0)
-		ok.ret = h_limit_caps(h.lastcap);
-	if (ok.ret < 0) {
-		h_send(h.ctl, -1, -ok.ret, NULL, 0);
-		_exit(1);
-	}
-	h_send(h.ctl, 0, 0, NULL, 0);
-
-	for (;;) {
-		struct epoll_event evs[32];
-		/* a host that just asked asks again soon: poll a moment */
-		int n = vds_epoll_spin(h.ep, evs, 32, a->spin_ns, &busy);
-
-		if (n < 0 && errno != EINTR)
-			break;
-		for (i = 0; i < n; i++) {
-			uint32_t tag = evs[i].data.u64 >> 32;
-			uint32_t idx = (uint32_t)evs[i].data.u64;
-
-			if (tag == H_HOST)
-				goto out;
-			if (tag == H_MAIN && h_main(&h) < 0)
-				goto out;
-			if (tag == H_SIGCHLD)
-				h_reap(&h);
-			if (tag == H_CHAN && (int)idx < h.nchan && h.chan[idx].fd >= 0)
-				h_request(&h, idx);
-		}
-	}
-out:
+	h_serve(&h, a->spin_ns);
 	/* the host is gone: so are its commands, reaped here, not by init */
 	for (i = 0; i < h.nchan; i++)
 		if (h.chan[i].fd >= 0 && h.chan[i].pid > 0)

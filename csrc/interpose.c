@@ -13,8 +13,9 @@
 #include <errno.h>
 #include <netdb.h>
 
-#include "vds.h"
 #include "resolv.h"
+#include "stack.h"
+#include "util.h"
 
 typedef int (*socket_fn)(int, int, int);
 

@@ -2,8 +2,7 @@
 /*
  * pump.c - frames between each stack's tap interface and its VDE network.
  *
- * A few threads (one per four cores, at most VDS_PUMPS_MAX) each serve many stacks
- * with one epoll set.  A ready fd is drained until it would block (up to a
+ * A few threads (see pump_count()) each serve many stacks with one epoll set.  A ready fd is drained until it would block (up to a
  * budget, for fairness); the hot loop does a read and a write per frame and
  * nothing else.  VDE sockets are non-blocking, so one thread serving both
  * ends of a link cannot deadlock itself: a frame the peer cannot take now is
@@ -13,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -27,7 +27,12 @@
 #include <linux/sockios.h>
 #include <sys/socket.h>
 
-#include "vds.h"
+#include "offload.h"
+#include "pump.h"
+#include "spin.h"
+#include "stack.h"
+#include "stream.h"
+#include "util.h"
 
 #define VDS_PUMPS_MAX	8
 #define VDS_BUDGET	256	/* frames per fd per wake-up */
@@ -35,21 +40,66 @@
 #define VDS_FLUSH_GRACE_MS 5	/* wait for a late FIN ... */
 #define VDS_FLUSH_RECENT_MS 50	/* ... after traffic this recent */
 
+enum ep_kind { EP_TAP, EP_DATA, EP_CTL, EP_STREAM, EP_WAKE };
+
+/* what an epoll event points to */
+struct ep {
+	enum ep_kind kind;
+	struct vds_pump_stack *ps;
+};
+
+/**
+ * struct vds_pump_stack - a pump's state for one stack (st->pump)
+ * @st:		the stack
+ * @pump:	the thread that serves it
+ * @ep_tap, @ep_data, @ep_ctl:	what its fds' epoll events point to
+ * @registered:	its fds are in the pump's epoll set
+ * @blocked, @pend, @job:	what the VDE side refused for now
+ *		(backpressure): the rest of a packet, parked in @pend
+ * @stream_dead:	the stream command is gone (EPIPE)
+ * @last_tx_ms:	when the tap last had frames (coarse clock)
+ * @hung:	the VDE side went away: nothing moves any more
+ * @cmd_next, @cmd_done:	the pump's queue of stacks to unregister
+ *
+ * Only the pump thread touches it while registered; @cmd_next and
+ * @cmd_done under pump->lock.
+ */
+struct vds_pump_stack {
+	struct vds_stack *st;
+	struct vds_pump *pump;
+	struct ep ep_tap, ep_data, ep_ctl;
+	int registered;
+	int blocked;
+	unsigned char *pend;
+	struct vds_txjob job;
+	int stream_dead;
+	uint32_t last_tx_ms;
+	int hung;
+	struct vds_pump_stack *cmd_next;
+	int cmd_done;
+};
+
 /**
  * struct vds_pump - one pump thread
+ * @pool:	the pool it belongs to
  * @ep:		its epoll set
  * @wake:	eventfd that makes it look at @queue or @stop
+ * @lock:	protects @queue, @stop (and the queued stacks' cmd_* fields)
+ * @cond:	signalled when the queue was served
  * @queue:	stacks to unregister; their callers wait on @cond
- * @nstacks:	stacks served, to spread new ones
+ * @nstacks:	stacks served, to spread new ones (under pool->lock)
+ * @running:	the thread was started (under pool->lock)
+ * @gro:	receive coalescing, used by the thread only
  */
 struct vds_pump {
+	struct vds_pumps *pool;
 	pthread_t th;
 	int ep;
 	int wake;
-	struct vds_ep ep_wake;
+	struct ep ep_wake;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct vds_stack *queue;
+	struct vds_pump_stack *queue;
 	int stop;
 	int nstacks;
 	int running;
@@ -57,7 +107,19 @@ struct vds_pump {
 	int spin_ns;
 };
 
-static void ep_mod(struct vds_pump *p, int fd, uint32_t events, struct vds_ep *e)
+/**
+ * struct vds_pumps - the pump threads of a context
+ * @lock:	protects each pump's @running and @nstacks
+ * @n:		pumps (threads start when stacks need them)
+ */
+struct vds_pumps {
+	pthread_mutex_t lock;
+	int n;
+	int spin_ns;
+	struct vds_pump p[];
+};
+
+static void ep_mod(struct vds_pump *p, int fd, uint32_t events, struct ep *e)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = e };
 
@@ -79,15 +141,16 @@ static void unregister(struct vds_pump *p, struct vds_stack *st)
 }
 
 /* the VDE side went away: stop for good, and tell the stack (no carrier) */
-static void hangup(struct vds_pump *p, struct vds_stack *st)
+static void hangup(struct vds_pump_stack *ps)
 {
+	struct vds_stack *st = ps->st;
 	int off = 0;
 
-	if (st->hung)
+	if (ps->hung)
 		return;
-	st->hung = 1;
+	ps->hung = 1;
 	st->stats.hung_up = 1;
-	unregister(p, st);
+	unregister(ps->pump, st);
 	if (st->tap >= 0)
 		ioctl(st->tap, TUNSETCARRIER, &off);
 }
@@ -101,57 +164,6 @@ static uint32_t vds_now_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* is this Ethernet-sized? (else dropped and counted) */
-static int frame_ok(struct vds_stack *st, ssize_t n)
-{
-	if (n < VDS_ETH_HLEN) {
-		st->stats.rx_runt++;
-		return 0;
-	}
-	if (n > VDS_FRAME_MAX) {
-		st->stats.rx_oversize++;
-		return 0;
-	}
-	return 1;
-}
-
-/**
- * vds_stream_frame() - vdestream callback: one decoded frame
- * @opaque:	the stack
- * @buf, @len:	the frame
- *
- * Return: @len
- */
-ssize_t vds_stream_frame(void *opaque, void *buf, size_t len)
-{
-	struct vds_stack *st = opaque;
-
-	if (frame_ok(st, len)) {
-		if (vds_tap_write(st, NULL, buf, len) < 0) {
-			st->stats.rx_dropped++;
-		} else {
-			st->stats.rx_frames++;
-			st->stats.rx_bytes += len;
-		}
-	}
-	return len;
-}
-
-/**
- * vds_stream_error() - vdestream callback: a length the framing rejects
- * @opaque:	the stack
- * @type:	PACKET_LENGTH_ERROR
- * @format:	its message (unused: a library does not log)
- */
-void vds_stream_error(void *opaque, int type, char *format, ...)
-{
-	struct vds_stack *st = opaque;
-
-	(void)type;
-	(void)format;
-	st->stats.rx_oversize++;
-}
-
 static int emit_vde(struct vds_stack *st, const void *f, size_t n)
 {
 	if (vde_send(st->conn, f, n, 0) >= 0)
@@ -163,49 +175,54 @@ static int emit_vde(struct vds_stack *st, const void *f, size_t n)
 
 static int emit_stream(struct vds_stack *st, const void *f, size_t n)
 {
-	if (vdestream_send(st->vs, f, n) >= 0)
-		return 0;
-	if (errno == EPIPE)
-		st->stream_dead = 1;
-	return -errno;
+	int ret = vds_stream_send(st, f, n);
+
+	if (ret == -EPIPE)
+		st->pump->stream_dead = 1;
+	return ret;
 }
 
 /* the VDE side is full: keep the rest of the job, mute the tap */
-static void park(struct vds_pump *p, struct vds_stack *st, struct vds_txjob *j)
+static void park(struct vds_pump_stack *ps, struct vds_txjob *j)
 {
-	if (!st->pend) {
-		st->pend = malloc(VDS_TX_MAX);
-		if (!st->pend) {
+	struct vds_stack *st = ps->st;
+
+	if (!ps->pend) {
+		ps->pend = malloc(VDS_TX_MAX);
+		if (!ps->pend) {
 			st->stats.tx_dropped++;
 			return;
 		}
 	}
-	if (j != &st->job) {
-		memmove(st->pend, j->pkt, vds_txjob_size(j));
-		st->job = *j;
-		st->job.pkt = st->pend;
+	if (j != &ps->job) {
+		memmove(ps->pend, j->pkt, vds_txjob_size(j));
+		ps->job = *j;
+		ps->job.pkt = ps->pend;
 	}
-	st->blocked = 1;
-	ep_mod(p, st->tap, 0, &st->ep_tap);
-	ep_mod(p, st->datafd, EPOLLIN | EPOLLOUT, &st->ep_data);
+	ps->blocked = 1;
+	ep_mod(ps->pump, st->tap, 0, &ps->ep_tap);
+	ep_mod(ps->pump, st->datafd, EPOLLIN | EPOLLOUT, &ps->ep_data);
 }
 
-static void unpark(struct vds_pump *p, struct vds_stack *st)
+static void unpark(struct vds_pump_stack *ps)
 {
-	if (vds_txjob_run(&st->job, emit_vde, st) == -EAGAIN)
+	struct vds_stack *st = ps->st;
+
+	if (vds_txjob_run(&ps->job, emit_vde, st) == -EAGAIN)
 		return;		/* still full: wait for the next EPOLLOUT */
-	st->blocked = 0;
-	ep_mod(p, st->datafd, EPOLLIN, &st->ep_data);
-	ep_mod(p, st->tap, EPOLLIN, &st->ep_tap);
+	ps->blocked = 0;
+	ep_mod(ps->pump, st->datafd, EPOLLIN, &ps->ep_data);
+	ep_mod(ps->pump, st->tap, EPOLLIN, &ps->ep_tap);
 }
 
-static void from_tap(struct vds_pump *p, struct vds_stack *st, unsigned char *buf)
+static void from_tap(struct vds_pump_stack *ps, unsigned char *buf)
 {
+	struct vds_stack *st = ps->st;
 	unsigned char *f = buf + VDS_VNET_HLEN;	/* after the virtio-net header */
 	int stream = st->kind == VDS_KIND_STREAM, k;
 
-	st->last_tx_ms = vds_now_ms();
-	for (k = 0; k < VDS_BUDGET && !st->blocked; k++) {
+	ps->last_tx_ms = vds_now_ms();
+	for (k = 0; k < VDS_BUDGET && !ps->blocked; k++) {
 		ssize_t n = read(st->tap, buf, VDS_VNET_HLEN + VDS_TX_MAX);
 		struct virtio_net_hdr h;
 		struct vds_txjob j;
@@ -221,11 +238,11 @@ static void from_tap(struct vds_pump *p, struct vds_stack *st, unsigned char *bu
 			continue;
 		}
 		if (vds_txjob_run(&j, stream ? emit_stream : emit_vde, st) == -EAGAIN) {
-			park(p, st, &j);
+			park(ps, &j);
 			return;
 		}
-		if (st->stream_dead) {
-			hangup(p, st);
+		if (ps->stream_dead) {
+			hangup(ps);
 			return;
 		}
 	}
@@ -239,8 +256,10 @@ static int more_ready(int fd)
 	return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
 }
 
-static void from_vde(struct vds_pump *p, struct vds_stack *st, unsigned char *buf)
+static void from_vde(struct vds_pump_stack *ps, unsigned char *buf)
 {
+	struct vds_stack *st = ps->st;
+	struct vds_gro *gro = &ps->pump->gro;
 	int k = 0;
 
 	/*
@@ -262,20 +281,21 @@ static void from_vde(struct vds_pump *p, struct vds_stack *st, unsigned char *bu
 		if (n == 0) {
 			/* a datagram of 0 bytes is no end of stream */
 			if (st->data_drain && !st->data_dgram) {
-				vds_gro_flush(&p->gro);
-				hangup(p, st);
+				vds_gro_flush(gro);
+				hangup(ps);
 				return;
 			}
 			continue;
 		}
-		if (frame_ok(st, n))
-			vds_gro_push(&p->gro, st, buf, n);
+		if (vds_frame_ok(st, n))
+			vds_gro_push(gro, st, buf, n);
 	} while (++k < VDS_BUDGET && (st->data_drain || more_ready(st->datafd)));
-	vds_gro_flush(&p->gro);
+	vds_gro_flush(gro);
 }
 
-static void from_stream(struct vds_pump *p, struct vds_stack *st, unsigned char *buf)
+static void from_stream(struct vds_pump_stack *ps, unsigned char *buf)
 {
+	struct vds_stack *st = ps->st;
 	int k;
 
 	for (k = 0; k < VDS_BUDGET; k++) {
@@ -286,24 +306,25 @@ static void from_stream(struct vds_pump *p, struct vds_stack *st, unsigned char 
 		if (n < 0 && errno == EAGAIN)
 			return;
 		if (n <= 0) {
-			hangup(p, st);
+			hangup(ps);
 			return;
 		}
-		vdestream_recv(st->vs, buf, n);
+		vds_stream_input(st, buf, n);
 	}
 }
 
-static void data_event(struct vds_pump *p, struct vds_stack *st, uint32_t ev,
-		       unsigned char *buf)
+static void data_event(struct vds_pump_stack *ps, uint32_t ev, unsigned char *buf)
 {
-	if ((ev & EPOLLOUT) && st->blocked)
-		unpark(p, st);
+	struct vds_stack *st = ps->st;
+
+	if ((ev & EPOLLOUT) && ps->blocked)
+		unpark(ps);
 	if (ev & EPOLLIN)
-		from_vde(p, st, buf);
-	if (st->hung)
+		from_vde(ps, buf);
+	if (ps->hung)
 		return;
 	if (ev & EPOLLHUP) {
-		hangup(p, st);
+		hangup(ps);
 	} else if (ev & EPOLLERR) {
 		/* a datagram socket's pending error (peer gone for now) */
 		int e;
@@ -311,7 +332,7 @@ static void data_event(struct vds_pump *p, struct vds_stack *st, uint32_t ev,
 
 		if (!st->data_drain ||
 		    getsockopt(st->datafd, SOL_SOCKET, SO_ERROR, &e, &l) < 0)
-			hangup(p, st);
+			hangup(ps);
 	}
 }
 
@@ -325,12 +346,12 @@ static int drain_queue(struct vds_pump *p)
 		return 1;
 	pthread_mutex_lock(&p->lock);
 	while (p->queue) {
-		struct vds_stack *st = p->queue;
+		struct vds_pump_stack *ps = p->queue;
 
-		p->queue = st->cmd_next;
-		if (!st->hung)
-			unregister(p, st);
-		st->cmd_done = 1;
+		p->queue = ps->cmd_next;
+		if (!ps->hung)
+			unregister(p, ps->st);
+		ps->cmd_done = 1;
 	}
 	stop = p->stop;
 	pthread_cond_broadcast(&p->cond);
@@ -349,27 +370,27 @@ static void *pump_main(void *arg)
 		int n = vds_epoll_spin(p->ep, evs, VDS_EVENTS, p->spin_ns, &busy), i, woken = 0;
 
 		for (i = 0; i < n; i++) {
-			struct vds_ep *e = evs[i].data.ptr;
-			struct vds_stack *st = e->st;
+			struct ep *e = evs[i].data.ptr;
+			struct vds_pump_stack *ps = e->ps;
 
-			if (e->kind == VDS_EP_WAKE) {
+			if (e->kind == EP_WAKE) {
 				woken = 1;
 				continue;
 			}
-			if (st->hung)
+			if (ps->hung)
 				continue;
 			switch (e->kind) {
-			case VDS_EP_TAP:
-				from_tap(p, st, buf);
+			case EP_TAP:
+				from_tap(ps, buf);
 				break;
-			case VDS_EP_DATA:
-				data_event(p, st, evs[i].events, buf);
+			case EP_DATA:
+				data_event(ps, evs[i].events, buf);
 				break;
-			case VDS_EP_CTL:
-				hangup(p, st);
+			case EP_CTL:
+				hangup(ps);
 				break;
-			case VDS_EP_STREAM:
-				from_stream(p, st, buf);
+			case EP_STREAM:
+				from_stream(ps, buf);
 				break;
 			default:
 				break;
@@ -384,7 +405,7 @@ static void *pump_main(void *arg)
 /*
  * One thread serves both ends of a local link without a wake-up in between,
  * and with GRO one core moves more than a TCP stream of its own can use: a
- * thread per four cores (VDESTACK_PUMPS overrides).
+ * thread per four cores, at most VDS_PUMPS_MAX (VDESTACK_PUMPS overrides).
  */
 static int pump_count(void)
 {
@@ -398,45 +419,29 @@ static int pump_count(void)
 	return n > VDS_PUMPS_MAX ? VDS_PUMPS_MAX : n;
 }
 
-/**
- * vds_spin_us() - how long to poll for an answer that is due soon
- *
- * A pump polls that long after work before it sleeps, a caller for the
- * helper's reply, the helper for the next request.  VDESTACK_BUSY_POLL_US,
- * else VDS_SPIN_US when the process may run on more than one CPU (on one,
- * polling only delays the thread the answer must come from).
- *
- * Return: microseconds, 0 for none.
- */
-int vds_spin_us(void)
-{
-	const char *env = getenv("VDESTACK_BUSY_POLL_US");
-	int us = VDS_SPIN_US;
-	cpu_set_t cpus;
-
-	if (env && *env)
-		us = atoi(env);
-	else if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) < 2)
-		us = 0;
-
-	return us < 0 ? 0 : us > 10000 ? 10000 : us;
-}
-
-static int pump_start(struct vds_pump *p, int spin_ns)
+/* under pool->lock */
+static int pump_start(struct vds_pump *p)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &p->ep_wake };
 	pthread_attr_t attr;
 	sigset_t all, old;
 	int ret;
 
-	p->gro.buf = malloc(VDS_GRO_BUF);
+	if (!p->gro.buf)
+		p->gro.buf = malloc(VDS_GRO_BUF);
 	if (!p->gro.buf)
 		return -ENOMEM;
-	p->spin_ns = spin_ns;
-	p->ep = epoll_create1(EPOLL_CLOEXEC);
-	p->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (p->ep < 0 || p->wake < 0 ||
-	    epoll_ctl(p->ep, EPOLL_CTL_ADD, p->wake, &ev) < 0)
+	if (p->ep < 0)
+		p->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (p->wake < 0) {
+		p->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (p->wake >= 0 && p->ep >= 0 &&
+		    epoll_ctl(p->ep, EPOLL_CTL_ADD, p->wake, &ev) < 0) {
+			close(p->wake);
+			p->wake = -1;
+		}
+	}
+	if (p->ep < 0 || p->wake < 0)
 		return -errno;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
@@ -452,43 +457,49 @@ static int pump_start(struct vds_pump *p, int spin_ns)
 }
 
 /**
- * vds_pumps_start() - prepare the pump threads of a context
- * @ctx:	context
+ * vds_pumps_new() - the pump threads of a context, none started yet
+ * @spin_ns:	how long a pump polls after work before it sleeps
  *
  * Threads start with the stacks that need them: none for loopback-only
- * stacks, one more per stack with an interface up to one per core.
+ * stacks, one more per stack with an interface up to pump_count().
  *
- * Return: 0 or -errno
+ * Return: the pool, or NULL (no memory)
  */
-int vds_pumps_start(struct vds_ctx *ctx)
+struct vds_pumps *vds_pumps_new(int spin_ns)
 {
 	int n = pump_count(), i;
+	struct vds_pumps *pool = calloc(1, sizeof(*pool) + n * sizeof(pool->p[0]));
 
-	ctx->pumps = calloc(n, sizeof(*ctx->pumps));
-	if (!ctx->pumps)
-		return -ENOMEM;
-	ctx->npumps = n;
+	if (!pool)
+		return NULL;
+	pthread_mutex_init(&pool->lock, NULL);
+	pool->n = n;
+	pool->spin_ns = spin_ns;
 	for (i = 0; i < n; i++) {
-		struct vds_pump *p = &ctx->pumps[i];
+		struct vds_pump *p = &pool->p[i];
 
+		p->pool = pool;
 		p->ep = p->wake = -1;
-		p->ep_wake.kind = VDS_EP_WAKE;
+		p->ep_wake.kind = EP_WAKE;
+		p->spin_ns = spin_ns;
 		pthread_mutex_init(&p->lock, NULL);
 		pthread_cond_init(&p->cond, NULL);
 	}
-	return 0;
+	return pool;
 }
 
 /**
- * vds_pumps_stop() - stop and join the pump threads, release their fds
- * @ctx:	context (its stacks are all unregistered already)
+ * vds_pumps_free() - stop and join the pump threads, release their fds
+ * @pool:	the pool (its stacks are all removed already), or NULL
  */
-void vds_pumps_stop(struct vds_ctx *ctx)
+void vds_pumps_free(struct vds_pumps *pool)
 {
 	int i;
 
-	for (i = 0; i < ctx->npumps; i++) {
-		struct vds_pump *p = &ctx->pumps[i];
+	if (!pool)
+		return;
+	for (i = 0; i < pool->n; i++) {
+		struct vds_pump *p = &pool->p[i];
 		uint64_t one = 1;
 
 		if (p->running) {
@@ -508,106 +519,137 @@ void vds_pumps_stop(struct vds_ctx *ctx)
 		pthread_mutex_destroy(&p->lock);
 		pthread_cond_destroy(&p->cond);
 	}
-	free(ctx->pumps);
-	ctx->pumps = NULL;
-	ctx->npumps = 0;
+	pthread_mutex_destroy(&pool->lock);
+	free(pool);
 }
 
-static int ep_add(struct vds_pump *p, int fd, uint32_t events, struct vds_ep *e)
+/* an idle running pump, else a new one, else the least loaded; counted */
+static struct vds_pump *pump_pick(struct vds_pumps *pool, int *err)
+{
+	struct vds_pump *p = NULL;
+	int i;
+
+	*err = -EAGAIN;
+	pthread_mutex_lock(&pool->lock);
+	for (i = 0; i < pool->n; i++) {
+		struct vds_pump *q = &pool->p[i];
+
+		if (!q->running) {
+			if (!p || p->nstacks) {
+				*err = pump_start(q);
+				if (*err == 0)
+					p = q;
+			}
+			break;
+		}
+		if (!p || q->nstacks < p->nstacks)
+			p = q;
+		if (!p->nstacks)
+			break;
+	}
+	if (p)
+		p->nstacks++;
+	pthread_mutex_unlock(&pool->lock);
+	return p;
+}
+
+static int ep_add(struct vds_pump *p, int fd, uint32_t events, struct ep *e)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = e };
 
 	return epoll_ctl(p->ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-/**
- * vds_pump_add() - let a pump thread move the frames of a stack
- * @ctx:	its context
- * @st:		the stack, complete: the pump may use it at once
- *
- * Return: 0 or -errno
- */
-int vds_pump_add(struct vds_ctx *ctx, struct vds_stack *st)
+/* its fds into the pump's epoll set: the pump may serve it at once */
+static int pump_register(struct vds_pump_stack *ps)
 {
-	struct vds_pump *p;
-	int i, ret = 0;
+	struct vds_stack *st = ps->st;
+	struct vds_pump *p = ps->pump;
+	int ret = 0;
 
-	if (st->tap < 0 || !ctx->npumps)
-		return 0;
-	/* an idle running pump, else a new one, else the least loaded */
-	pthread_mutex_lock(&ctx->lock);
-	p = NULL;
-	for (i = 0; i < ctx->npumps; i++) {
-		struct vds_pump *q = &ctx->pumps[i];
-
-		if (!q->running) {
-			if (!p || p->nstacks) {
-				ret = pump_start(q, ctx->spin_ns);
-				if (ret == 0)
-					p = q;
-			}
-			break;
-		}
-		if (!p || __atomic_load_n(&q->nstacks, __ATOMIC_RELAXED) <
-			  __atomic_load_n(&p->nstacks, __ATOMIC_RELAXED))
-			p = q;
-		if (!p->nstacks)
-			break;
-	}
-	if (p)
-		__atomic_add_fetch(&p->nstacks, 1, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&ctx->lock);
-	if (!p)
-		return ret < 0 ? ret : -EAGAIN;
-	ret = 0;
-	st->pump = p;
-	st->ep_tap = (struct vds_ep){ VDS_EP_TAP, st };
-	st->ep_data = (struct vds_ep){ VDS_EP_DATA, st };
-	st->ep_ctl = (struct vds_ep){ VDS_EP_CTL, st };
+	ps->ep_tap = (struct ep){ EP_TAP, ps };
+	ps->ep_data = (struct ep){ EP_DATA, ps };
+	ps->ep_ctl = (struct ep){ EP_CTL, ps };
+	ps->registered = 1;
 	if (st->kind == VDS_KIND_STREAM) {
-		st->ep_data.kind = VDS_EP_STREAM;
-		ret = ep_add(p, st->sfd, EPOLLIN, &st->ep_data);
+		ps->ep_data.kind = EP_STREAM;
+		ret = ep_add(p, st->sfd, EPOLLIN, &ps->ep_data);
 	} else {
 		if (st->datafd >= 0)
-			ret = ep_add(p, st->datafd, EPOLLIN, &st->ep_data);
+			ret = ep_add(p, st->datafd, EPOLLIN, &ps->ep_data);
 		if (ret == 0 && st->ctlfd >= 0 && st->ctlfd != st->datafd)
-			ret = ep_add(p, st->ctlfd, EPOLLRDHUP, &st->ep_ctl);
+			ret = ep_add(p, st->ctlfd, EPOLLRDHUP, &ps->ep_ctl);
 	}
 	if (ret == 0)
-		ret = ep_add(p, st->tap, EPOLLIN, &st->ep_tap);
-	st->registered = 1;
-	if (ret < 0)
-		vds_pump_remove(st);
+		ret = ep_add(p, st->tap, EPOLLIN, &ps->ep_tap);
 	return ret;
 }
 
-/**
- * vds_pump_remove() - stop moving a stack's frames; returns when its pump
- * thread no longer touches it
- * @st:		the stack
- */
-void vds_pump_remove(struct vds_stack *st)
+/* returns when the pump thread no longer touches the stack */
+static void pump_unregister(struct vds_pump_stack *ps)
 {
-	struct vds_pump *p = st->pump;
+	struct vds_pump *p = ps->pump;
 	uint64_t one = 1;
 
-	if (!p || !st->registered)
+	if (!ps->registered)
 		return;
 	pthread_mutex_lock(&p->lock);
-	st->cmd_done = 0;
-	st->cmd_next = p->queue;
-	p->queue = st;
+	ps->cmd_done = 0;
+	ps->cmd_next = p->queue;
+	p->queue = ps;
 	pthread_mutex_unlock(&p->lock);
 	if (write(p->wake, &one, sizeof(one)) < 0) {
 		/* cannot fail: the counter is far from full */
 	}
 	pthread_mutex_lock(&p->lock);
-	while (!st->cmd_done)
+	while (!ps->cmd_done)
 		pthread_cond_wait(&p->cond, &p->lock);
 	pthread_mutex_unlock(&p->lock);
-	__atomic_sub_fetch(&p->nstacks, 1, __ATOMIC_RELAXED);
-	st->registered = 0;
-	st->pump = NULL;
+	ps->registered = 0;
+}
+
+/* also a half-added one */
+static void pump_stack_free(struct vds_pump_stack *ps)
+{
+	struct vds_pumps *pool;
+
+	pump_unregister(ps);
+	if (ps->pump) {
+		pool = ps->pump->pool;
+		pthread_mutex_lock(&pool->lock);
+		ps->pump->nstacks--;
+		pthread_mutex_unlock(&pool->lock);
+	}
+	ps->st->pump = NULL;
+	free(ps->pend);
+	free(ps);
+}
+
+/**
+ * vds_pump_add() - let a pump thread move the frames of a stack
+ * @pool:	its context's pumps
+ * @st:		the stack, complete: the pump may use it at once
+ *
+ * Return: 0 or -errno
+ */
+int vds_pump_add(struct vds_pumps *pool, struct vds_stack *st)
+{
+	struct vds_pump_stack *ps;
+	int ret;
+
+	if (st->tap < 0 || !pool)
+		return 0;
+	ps = calloc(1, sizeof(*ps));
+	if (!ps)
+		return -ENOMEM;
+	ps->st = st;
+	st->pump = ps;
+	ps->pump = pump_pick(pool, &ret);
+	if (ps->pump)
+		ret = pump_register(ps);
+	if (ret < 0)
+		pump_stack_free(ps);
+	return ret;
 }
 
 /* send one frame at teardown, waiting a little for room if need be */
@@ -625,23 +667,22 @@ static int emit_wait(struct vds_stack *st, const void *f, size_t n)
 	return ret == -EAGAIN ? -ENOBUFS : ret;
 }
 
-/**
- * vds_pump_flush() - send what the stack still queued on its interface
- * @st:		the stack, no longer served by a pump thread
- *
- * A socket closed just before vde_delstack() has put its FIN on the tap;
- * without this the peer would never see the connection end.
+/*
+ * Send what the stack still queued on its interface: a socket closed just
+ * before vde_delstack() has put its FIN on the tap; without this the peer
+ * would never see the connection end.
  */
-void vds_pump_flush(struct vds_stack *st)
+static void pump_flush(struct vds_pump_stack *ps)
 {
+	struct vds_stack *st = ps->st;
 	unsigned char *buf;
 	int k;
 
-	if (st->tap < 0 || st->hung || st->kind == VDS_KIND_NONE)
+	if (ps->hung || st->kind == VDS_KIND_NONE)
 		return;
-	if (st->blocked)
-		vds_txjob_run(&st->job, emit_wait, st);
-	st->blocked = 0;
+	if (ps->blocked)
+		vds_txjob_run(&ps->job, emit_wait, st);
+	ps->blocked = 0;
 	buf = malloc(VDS_VNET_HLEN + VDS_TX_MAX);
 	for (k = 0; buf && k < VDS_BUDGET; k++) {
 		struct pollfd pfd = { .fd = st->tap, .events = POLLIN };
@@ -658,7 +699,7 @@ void vds_pump_flush(struct vds_stack *st)
 		 * make deleting a thousand freshly configured stacks wait 5 ms
 		 * each.
 		 */
-		if (n <= VDS_VNET_HLEN && vds_now_ms() - st->last_tx_ms < VDS_FLUSH_RECENT_MS &&
+		if (n <= VDS_VNET_HLEN && vds_now_ms() - ps->last_tx_ms < VDS_FLUSH_RECENT_MS &&
 		    poll(&pfd, 1, VDS_FLUSH_GRACE_MS) > 0)
 			n = read(st->tap, buf, VDS_VNET_HLEN + VDS_TX_MAX);
 		if (n <= VDS_VNET_HLEN)
@@ -680,4 +721,22 @@ void vds_pump_flush(struct vds_stack *st)
 			break;
 		usleep(1000);
 	}
+}
+
+/**
+ * vds_pump_remove() - stop moving a stack's frames, send what it still
+ * queued, and release the pump's state for it
+ * @st:		the stack; nothing happens if no pump serves it
+ *
+ * Returns when its pump thread no longer touches it.
+ */
+void vds_pump_remove(struct vds_stack *st)
+{
+	struct vds_pump_stack *ps = st->pump;
+
+	if (!ps)
+		return;
+	pump_unregister(ps);
+	pump_flush(ps);
+	pump_stack_free(ps);
 }

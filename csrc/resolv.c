@@ -32,10 +32,11 @@
 #include <arpa/inet.h>
 #include <ares.h>
 
-#include "vds.h"
 #include "netinfo.h"
 #include "nistate.h"
 #include "resolv.h"
+#include "stack.h"
+#include "util.h"
 
 #define RESOLV_TIMEOUT_MS	1500	/* per try and server */
 #define RESOLV_TRIES		2

@@ -16,17 +16,60 @@
 extern "C" {
 #endif
 
+/* A network stack: opaque; NULL or a deleted one fails with EINVAL/EBADF. */
 struct vdestack;
 
+/*
+ * A new stack: a network namespace with loopback up and, when vdenet names
+ * a network, an interface ifname (NULL: "vde0"; 1..15 bytes, no '/', ':' or
+ * white space, not "." or "..") connected to it.  vdenet: NULL or "" for
+ * loopback only, a VNL such as "vde:///tmp/sw" or "ptp:///tmp/link", or
+ * "=cmd args" to carry the frames over the stdin/stdout of cmd.  The
+ * interface starts down and unconfigured: see vde_stackcmd().
+ * Returns the stack, or NULL with errno (nothing is left behind then).
+ */
 struct vdestack *vde_addstack(char *vdenet, char *ifname);
 
+/*
+ * Delete a stack: its frames stop, its VDE connection closes, its namespace
+ * ends (sockets opened in it stay open but carry no traffic).  NULL or an
+ * already deleted stack is ignored.  If it was the default stack, there is
+ * no default stack any more.
+ */
 void vde_delstack(struct vdestack *stack);
 
+/*
+ * From now on, the program's plain socket(2) calls open in stack (NULL: in
+ * the host's own network again).  Only in the C library (it interposes
+ * socket()); threads share one default.
+ */
 void vde_default_stack(struct vdestack *stack);
 
+/*
+ * Run commands inside the stack, e.g. "/bin/ip link set vde0 up;
+ * /bin/ip addr add 10.0.0.1/24 dev vde0": ';' separates commands, blanks
+ * words, quotes and backslashes work as in a shell, nothing else does
+ * (no shell runs).  Each command needs an absolute path and runs with the
+ * four network capabilities only; they run in order until one fails.
+ * Returns 0 if all exited with 0, else the first non-zero exit status
+ * (VDESTACK_STATUS_NOEXEC, VDESTACK_STATUS_SIGNAL + signal below), or -1
+ * with errno (EINVAL: bad line, nothing ran; EBADF: deleted stack).
+ */
 int vde_stackcmd(struct vdestack *stack, char *stackcmd);
 
+/*
+ * socket(2) inside the stack: same arguments (SOCK_NONBLOCK, SOCK_CLOEXEC
+ * too) and errors, plus EINVAL/EBADF for a NULL/deleted stack.  The socket
+ * is an ordinary fd of this process; it outlives the stack (without
+ * traffic once the stack is deleted).
+ */
 int vde_msocket(struct vdestack *stack, int domain, int type, int protocol);
+
+/*
+ * The original library exported this without declaring it; here for the
+ * programs that call it: vdestack_cmdv() with its arguments swapped.
+ */
+int vde_stack_onecmd(char **argv, void *stack);
 
 /* ---------------------------------------------------------- extensions --- */
 
