@@ -11,27 +11,29 @@
 #include "cmdline.h"
 #include "ctx.h"
 #include "proto.h"
+#include "resolv.h"
 #include "stack.h"
 #include "util.h"
 #include "vds_python.h"
 
 /**
  * run_argv_st() - run one command in a stack and wait for it
+ * @h:		the stack's handle (its DNS configuration)
  * @st:		the stack
  * @argv:	argument vector, argv[0] an absolute path
  * @interrupted, @arg:	see struct vds_call
  *
  * Return: exit status (127: could not execute, 128+N: signal N), or -errno
  */
-static int run_argv_st(struct vds_stack *st, char *const argv[],
+static int run_argv_st(struct vdestack *h, struct vds_stack *st, char *const argv[],
 		       int (*interrupted)(void *), void *arg)
 {
 	struct vds_call call = {
 		.req = { .op = VDS_OP_EXEC, .id = st->id },
 		.interrupted = interrupted, .arg = arg,
 	};
-	size_t len = 0, l;
-	char *payload, *q;
+	size_t len = 0, l, rlen = 0;
+	char *payload, *q, *resolv = NULL;
 	int argc, ret;
 
 	if (!argv || !argv[0] || argv[0][0] != '/')
@@ -41,15 +43,31 @@ static int run_argv_st(struct vds_stack *st, char *const argv[],
 		if (len > VDS_ARGS_MAX || argc >= VDS_ARGC_MAX)
 			return -E2BIG;
 	}
-	payload = malloc(len);
-	if (!payload)
+	/* a stack with DNS configuration: the command sees it in resolv.conf */
+	ret = vds_resolv_private(h, &resolv);
+	if (ret < 0)
+		return ret;
+	if (resolv)
+		rlen = strlen(resolv);
+	if (len + rlen > VDS_ARGS_MAX) {
+		free(resolv);
+		return -E2BIG;
+	}
+	payload = malloc(len + rlen);
+	if (!payload) {
+		free(resolv);
 		return -ENOMEM;
+	}
 	for (q = payload, argc = 0; argv[argc]; argc++, q += l) {
 		l = strlen(argv[argc]) + 1;
 		memcpy(q, argv[argc], l);
 	}
+	if (rlen)
+		memcpy(q, resolv, rlen);
+	free(resolv);
 	call.req.a = argc;
-	call.req.len = len;
+	call.req.b = rlen;
+	call.req.len = len + rlen;
 	call.payload = payload;
 	ret = vds_ctx_call(st->ctx, &call);
 	free(payload);
@@ -71,7 +89,7 @@ static int run_line(struct vdestack *h, const char *line,
 		return ret;
 	}
 	for (c = cmds; *c; ) {
-		ret = run_argv_st(st, c, interrupted, arg);
+		ret = run_argv_st(h, st, c, interrupted, arg);
 		if (ret != 0)
 			break;
 		while (*c)
@@ -91,7 +109,7 @@ static int run_argv(struct vdestack *h, char *const argv[],
 
 	if (!st)
 		return ret;
-	ret = run_argv_st(st, argv, interrupted, arg);
+	ret = run_argv_st(h, st, argv, interrupted, arg);
 	vds_stack_put(st);
 	return ret;
 }

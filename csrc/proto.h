@@ -21,7 +21,8 @@ enum vds_op {
 	VDS_OP_ADDSTACK,	/* payload ifname ("" none); a: send netns fd too */
 	VDS_OP_DELSTACK,	/* id */
 	VDS_OP_SOCKET,		/* id, a b c: domain type protocol -> fd */
-	VDS_OP_EXEC,		/* id, a: argc, payload argv strings -> status */
+	VDS_OP_EXEC,		/* id, a: argc, payload argv strings, then b bytes
+				   of resolv.conf text (b 0: none) -> status */
 	VDS_OP_CANCEL,		/* during EXEC: kill the command (no own reply) */
 };
 

@@ -498,6 +498,26 @@ int vds_resolvconf(struct vdestack *stack, char **out)
 }
 
 /**
+ * vds_resolv_private() - the resolv.conf text that commands of a stack see
+ * @stack:	the stack
+ * @out:	set to the malloc'd text, or NULL when the stack has no DNS
+ *		configuration (its commands then see the host's file)
+ *
+ * Return: 0, or -ENOMEM
+ */
+int vds_resolv_private(struct vdestack *stack, char **out)
+{
+	struct vds_ip dns[VDS_NI_MAXDNS];
+	char domain[VDS_NI_DOMAIN];
+
+	*out = NULL;
+	if (vds_ni_dns(stack, dns, VDS_NI_MAXDNS, domain, sizeof(domain)) == 0 &&
+	    !domain[0])
+		return 0;
+	return vds_resolvconf(stack, out);
+}
+
+/**
  * vdestack_resolvconf() - the stack's resolver configuration as resolv.conf text
  * @stack:	the stack
  *

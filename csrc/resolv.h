@@ -13,5 +13,6 @@ int vds_libc_getaddrinfo(const char *node, const char *service,
 int vds_getaddrinfo(struct vdestack *stack, const char *node, const char *service,
 		    const struct addrinfo *hints, struct addrinfo **res);
 int vds_resolvconf(struct vdestack *stack, char **out);
+int vds_resolv_private(struct vdestack *stack, char **out);
 
 #endif /* VDS_RESOLV_H */

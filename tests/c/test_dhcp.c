@@ -245,6 +245,8 @@ VT_TEST(dhcp4_udhcpd, 60)
 	CHECK(strstr(rc, "search dhcp.test\n") && strstr(rc, "nameserver 10.0.0.53\n") &&
 	      strstr(rc, "nameserver 10.0.0.54\n"), "resolv.conf has the lease's DNS");
 	free(rc);
+	ret = vt_cmd(c, "/bin/busybox grep -qx 'nameserver 10.0.0.54' /etc/resolv.conf");
+	CHECK(ret == 0, "commands in the stack see the lease's DNS in /etc/resolv.conf (%d)", ret);
 
 	dump_leases(&srv, text, sizeof(text));
 	CHECK(strstr(text, addr) && strstr(text, "dhcpclient"),
@@ -427,6 +429,25 @@ VT_TEST(dns_dnsmasq, 40)
 	/* every query reached dnsmasq from the client stack's address */
 	n = count_lines(log, "query[A] web.vdstest.internal from 10.0.0.2");
 	CHECK(n >= 3, "dnsmasq logged %d A queries for web.vdstest.internal from 10.0.0.2", n);
+
+	/* a command in the stack resolves through its /etc/resolv.conf */
+	{
+		char host_before[4096] = "", host_after[4096] = "";
+
+		vt_read_file("/etc/resolv.conf", host_before, sizeof(host_before));
+		ret = vt_cmd(c, "/bin/busybox grep -qx 'nameserver 10.0.0.1' /etc/resolv.conf");
+		CHECK(ret == 0, "a command sees the stack's nameserver in /etc/resolv.conf (%d)",
+		      ret);
+		ret = vt_cmd(c, "/bin/busybox nslookup cmd.vdstest.internal");
+		CHECK(ret != 0, "nslookup of a missing name fails (%d)", ret);
+		CHECK(count_lines(log, "cmd.vdstest.internal from 10.0.0.2") >= 1,
+		      "busybox nslookup in the stack asked dnsmasq, from the client stack");
+		ret = vt_cmd(s, "/bin/busybox grep -q 'nameserver 10.0.0.1' /etc/resolv.conf");
+		CHECK(ret == 1, "a stack without DNS configuration keeps the host's file (%d)",
+		      ret);
+		vt_read_file("/etc/resolv.conf", host_after, sizeof(host_after));
+		CHECK(!strcmp(host_before, host_after), "the host's /etc/resolv.conf is unchanged");
+	}
 	n = count_lines(log, "nosuch.vdstest.internal from 10.0.0.2");
 	CHECK(n >= 1, "and the one for the missing name (%d)", n);
 	daemon_stop(&dns);
