@@ -10,6 +10,8 @@ PKGS=(
 	build-essential cmake pkg-config git	# C toolchain, CMake
 	binutils groff-base			# nm (export check), groff (man page check)
 	libvdeplug-dev vdeplug			# libvdeplug4 + plugins, vde_plug
+	libc-ares-dev libmnl-dev		# name resolution, rtnetlink (DHCP/SLAAC)
+	radvd dnsmasq-base isc-dhcp-server	# real servers the DHCP/DNS tests run
 	busybox iproute2			# commands run inside the stacks
 	procps util-linux passwd		# ps/pgrep, runuser, useradd
 	python3-dev python3-venv		# the Python package and its tests
