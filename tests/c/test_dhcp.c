@@ -580,3 +580,41 @@ VT_TEST(dhcp6_iscd, 60)
 	daemon_stop(&srv);
 	vde_delstack(s);
 }
+
+/* ------------------------------------------------- parsers, no stack --- */
+
+VT_TEST(dhcp_parsers, 10)
+{
+	static const unsigned char mac[6] = { 2, 0, 0, 0, 0, 7 };
+	struct vds_dhcp4_req req = { .type = VDS_DHCPDISCOVER, .xid = 0x12345678,
+				     .fqdn = "host.example.org" };
+	struct vds_dhcp4_msg m;
+	uint8_t b[VDS_DHCP4_MAXMSG], *o;
+	int n, ret;
+
+	memcpy(req.mac, mac, 6);
+	n = vds_dhcp4_build(b, sizeof(b), &req);
+	REQUIRE(n >= 300, "a DISCOVER of %d bytes", n);
+	/* turned into a server's OFFER: op 2, options rewritten */
+	b[0] = 2;
+	o = b + 240;
+	*o++ = 53; *o++ = 1; *o++ = VDS_DHCPOFFER;
+	*o++ = 54; *o++ = 4; memcpy(o, "\x0a\x00\x00\x01", 4); o += 4;
+	*o++ = 6; *o++ = 10; memcpy(o, "\x0a\x00\x00\x35\x0a\x00\x00\x36\x01\x02", 10); o += 10;
+	*o++ = 15; *o++ = 5; memcpy(o, "a;b.c", 5); o += 5;
+	*o++ = 51; *o++ = 4; memcpy(o, "\x00\x00\x0e\x10", 4); o += 4;
+	*o++ = 255;
+	ret = vds_dhcp4_parse(b, o - b, 0x12345678, mac, &m);
+	CHECK(ret == 0 && m.type == VDS_DHCPOFFER && m.server.s_addr == inet_addr("10.0.0.1") &&
+	      m.ndns == 2 && m.lease == 3600, "an OFFER parses (%d)", ret);
+	CHECK(m.domain[0] == 0, "a domain with ';' is refused, not written to resolv.conf");
+	CHECK(vds_dhcp4_parse(b, o - b, 0x12345679, mac, &m) == -ESRCH, "another xid: -ESRCH");
+	/* an option running past the end */
+	o[-1] = 3;
+	*o++ = 200;
+	CHECK(vds_dhcp4_parse(b, o - b, 0x12345678, mac, &m) == -EBADMSG,
+	      "an option longer than the message: -EBADMSG");
+	CHECK(vds_dhcp4_parse(b, 100, 0x12345678, mac, &m) == -EBADMSG, "truncated: -EBADMSG");
+	req.fqdn = "a..b";
+	CHECK(vds_dhcp4_build(b, sizeof(b), &req) == -EINVAL, "an empty label in fqdn: -EINVAL");
+}
