@@ -532,11 +532,11 @@ VT_TEST(slaac_radvd, 40)
 
 VT_TEST(dhcp6_iscd, 60)
 {
-	char vnl[VT_MAXPATH + 8], peer[64] = "", text[16384];
+	char vnl[VT_MAXPATH + 8], peer[64] = "", peer2[64] = "", text[16384];
 	struct daemon srv;
 	struct vdestack *s, *c;
 	double t0;
-	int ret;
+	int ret, n;
 	char *rc;
 
 	REQUIRE(vt_switch_start(vt_path("sw")) > 0, "switch");
@@ -545,7 +545,8 @@ VT_TEST(dhcp6_iscd, 60)
 	c = vt_stack(vnl, NULL, NULL);
 	REQUIRE(s && c, "server and client stacks");
 	write_file(vt_path("dhcpd6.conf"),
-		   "default-lease-time 600;\n"
+		   "default-lease-time 12;\n"
+		   "preferred-lifetime 8;\n"
 		   "max-lease-time 7200;\n"
 		   "option dhcp6.name-servers fd00:2::53;\n"
 		   "option dhcp6.domain-search \"v6.test\";\n"
@@ -570,8 +571,18 @@ VT_TEST(dhcp6_iscd, 60)
 	      "DNS server and domain from DHCPv6: %s", rc);
 	free(rc);
 	vt_read_file(vt_path("dhcpd6.leases"), text, sizeof(text));
-	CHECK(strstr(text, peer) && strstr(text, "binding state active"),
-	      "dhcpd's lease file has %s active", peer);
+	CHECK(strstr(text, peer) && count_lines(vt_path("dhcpd6.leases"),
+						"binding state active") == 1,
+	      "dhcpd's lease file has %s active, once", peer);
+	/* renewal at T1 (half the preferred lifetime of 8 s): dhcpd writes the
+	 * binding again */
+	vt_sleep(6);
+	vt_read_file(vt_path("dhcpd6.leases"), text, sizeof(text));
+	n = count_lines(vt_path("dhcpd6.leases"), "binding state active");
+	CHECK(n >= 2, "renewed: dhcpd wrote the active binding %d times", n);
+	ret = tcp6_peer(s, c, "fd00:2::1", 7004, peer2, sizeof(peer2));
+	CHECK(ret == 0 && !strcmp(peer, peer2), "after the renewal the address still works (%s)",
+	      peer2);
 	vde_delstack(c);
 	vt_sleep(0.5);
 	vt_read_file(vt_path("dhcpd6.leases"), text, sizeof(text));
