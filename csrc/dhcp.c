@@ -14,7 +14,8 @@
  * the stack's resolver state); a thread then renews at T1 (unicast to the
  * server), rebinds at T2 (broadcast), drops the lease when it expires and
  * starts over.  vds_netinfo_release() wakes it through an eventfd, joins
- * it and sends DHCPRELEASE.
+ * it and sends DHCPRELEASE.  The messages are built and parsed by
+ * dhcpmsg.c, which needs no stack.
  */
 #include <errno.h>
 #include <poll.h>

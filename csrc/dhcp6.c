@@ -11,7 +11,8 @@
  * carries no prefix length, and a router's advertisement of the prefix
  * agrees with it); a thread renews at T1, rebinds at T2 and drops the
  * address when its valid lifetime ends; vds_netinfo_release() stops the
- * thread and sends RELEASE.
+ * thread and sends RELEASE.  The messages are built and parsed by
+ * dhcp6msg.c, which needs no stack.
  */
 #include <errno.h>
 #include <poll.h>
