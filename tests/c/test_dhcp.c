@@ -278,6 +278,60 @@ VT_TEST(dhcp4_udhcpd, 60)
 	vde_delstack(s);
 }
 
+/* dnsmasq as the DHCP server: -d (no daemon) keeps it from changing user and
+ * group, which the four network capabilities do not allow */
+VT_TEST(dhcp4_dnsmasq, 40)
+{
+	char vnl[VT_MAXPATH + 8], text[4096], peer[64], addr[32], leaseopt[VT_MAXPATH + 32];
+	struct daemon srv;
+	struct vds_lease4 l;
+	struct vdestack *s, *c;
+	int ret, lfd, cfd, afd;
+	char *rc;
+
+	REQUIRE(vt_switch_start(vt_path("sw")) > 0, "switch");
+	snprintf(vnl, sizeof(vnl), "vde://%s", vt_path("sw"));
+	s = vt_stack(vnl, NULL, "10.0.0.1/24");
+	c = vt_stack(vnl, NULL, NULL);
+	REQUIRE(s && c, "server and client stacks");
+	snprintf(leaseopt, sizeof(leaseopt), "--dhcp-leasefile=%s", vt_path("dnsmasq.leases"));
+	REQUIRE(daemon_start(&srv, s, "dnsmasq", "/usr/sbin/dnsmasq", "-d", "-C", "/dev/null",
+			     "--port=0", "--bind-interfaces", "--interface=vde0",
+			     "--dhcp-range=10.0.0.160,10.0.0.170,255.255.255.0,2m", leaseopt,
+			     "--dhcp-option=option:dns-server,10.0.0.53",
+			     "--dhcp-option=option:domain-name,dnsmasq.test",
+			     "--pid-file=", NULL) == 0, "dnsmasq (DHCP) runs in the server stack");
+	ret = vds_dhcp4_start(c, "vde0", "dmclient", 10000);
+	REQUIRE(ret == 0, "vds_dhcp4_start against dnsmasq: %d (%s)", ret, strerror(-ret));
+	REQUIRE(vds_dhcp4_lease(c, "vde0", &l) == 0, "the lease is readable");
+	inet_ntop(AF_INET, &l.addr, addr, sizeof(addr));
+	CHECK(ntohl(l.addr.s_addr) >= 0x0a0000a0 && ntohl(l.addr.s_addr) <= 0x0a0000aa &&
+	      l.plen == 24 && l.lease == 120, "%s/%d for %u s from dnsmasq's range", addr,
+	      l.plen, l.lease);
+	rc = vdestack_resolvconf(c);
+	CHECK(rc && strstr(rc, "search dnsmasq.test\n") && strstr(rc, "nameserver 10.0.0.53\n"),
+	      "DNS from dnsmasq's lease: %s", rc);
+	free(rc);
+	lfd = vt_listen(s, "10.0.0.1", 7005);
+	cfd = vt_connect(c, "10.0.0.1", 7005, 5);
+	afd = lfd >= 0 ? accept_peer(lfd, peer, sizeof(peer)) : -1;
+	CHECK(cfd >= 0 && afd >= 0 && !strcmp(peer, addr), "the server sees %s", peer);
+	close(afd);
+	close(cfd);
+	close(lfd);
+	vt_read_file(vt_path("dnsmasq.leases"), text, sizeof(text));
+	CHECK(strstr(text, addr) && strstr(text, "dmclient"),
+	      "dnsmasq's lease file has %s for dmclient: %s", addr, text);
+	vde_delstack(c);
+	vt_sleep(0.5);
+	text[0] = 0;
+	vt_read_file(vt_path("dnsmasq.leases"), text, sizeof(text));
+	CHECK(!strstr(text, addr), "after vde_delstack dnsmasq dropped the released lease: '%s'",
+	      text);
+	daemon_stop(&srv);
+	vde_delstack(s);
+}
+
 VT_TEST(dhcp4_timeout, 30)
 {
 	char vnl[VT_MAXPATH + 8];
