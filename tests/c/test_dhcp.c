@@ -398,13 +398,18 @@ VT_TEST(dns_dnsmasq, 40)
 	s = vt_stack(vnl, NULL, "10.0.0.1/24");
 	c = vt_stack(vnl, NULL, "10.0.0.2/24");
 	REQUIRE(s && c, "server and client stacks");
+	/* IPv6 too, without duplicate address detection: usable at once */
+	REQUIRE(vt_cmd(s, "/bin/ip addr add fd00::1/64 dev vde0 nodad") == 0 &&
+		vt_cmd(c, "/bin/ip addr add fd00::2/64 dev vde0 nodad") == 0,
+		"IPv6 addresses");
 	snprintf(logopt, sizeof(logopt), "--log-facility=%s", log);
 	ret = daemon_start(&dns, s, "dnsmasq", "/usr/sbin/dnsmasq", "-d", "-C", "/dev/null",
 			     "--no-resolv", "--no-hosts", "--bind-interfaces",
-			     "--listen-address=10.0.0.1",
+			     "--listen-address=10.0.0.1", "--listen-address=fd00::1",
 			     "--pid-file=", "--log-queries", logopt,
 			     "--local=/vdstest.internal/",
-			     "--address=/web.vdstest.internal/10.0.0.1", NULL);
+			     "--address=/web.vdstest.internal/10.0.0.1",
+			     "--address=/web6.vdstest.internal/fd00::80", NULL);
 	if (ret) {
 		char buf[8192] = "";
 
@@ -504,6 +509,22 @@ VT_TEST(dns_dnsmasq, 40)
 	}
 	n = count_lines(log, "nosuch.vdstest.internal from 10.0.0.2");
 	CHECK(n >= 1, "and the one for the missing name (%d)", n);
+
+	/* an IPv6 DNS server, an AAAA answer */
+	{
+		const char *servers6[] = { "fd00::1" };
+		struct addrinfo h6 = { .ai_family = AF_INET6, .ai_socktype = SOCK_DGRAM };
+
+		REQUIRE(vds_resolv_set(c, servers6, 1, NULL) == 0, "dns=fd00::1");
+		ret = vdestack_getaddrinfo(c, "web6.vdstest.internal", "53", &h6, &ai);
+		CHECK(ret == 0 && first_addr(ai, text, sizeof(text), &port) == 0 &&
+		      !strcmp(text, "fd00::80") && port == 53 && ai->ai_protocol == IPPROTO_UDP,
+		      "AAAA through an IPv6 server (%d)", ret);
+		if (ret == 0)
+			vdestack_freeaddrinfo(ai);
+		n = count_lines(log, "query[AAAA] web6.vdstest.internal from fd00::2");
+		CHECK(n == 1, "dnsmasq logged the AAAA query from fd00::2 (%d)", n);
+	}
 	daemon_stop(&dns);
 	vde_delstack(c);
 	vde_delstack(s);
