@@ -390,6 +390,13 @@ static void dhcp4_stop(struct vds_ni_client *c, int owner)
 		req.ciaddr = d->lease.addr;
 		req.server = d->lease.server;
 		send_msg(d, &req, d->lease.server);
+		/*
+		 * The unicast waits for the server's MAC when the neighbour
+		 * entry is gone, and the stack is about to be deleted: the
+		 * same RELEASE broadcast needs no resolution (a server drops
+		 * the copy it gets second: the lease is no longer bound).
+		 */
+		send_msg(d, &req, bcast);
 	}
 	dhcp4_free(d);
 }
