@@ -278,6 +278,50 @@ VT_TEST(dhcp4_udhcpd, 60)
 	vde_delstack(s);
 }
 
+/*
+ * Rebinding at T2: the server that granted the lease moves to another
+ * address (udhcpd restarted with the same lease file), so the unicast
+ * renewals from T1 reach no one; the broadcast REQUEST at T2 reaches the
+ * moved server, whose ACK names its new identifier.
+ */
+VT_TEST(dhcp4_rebind, 40)
+{
+	char vnl[VT_MAXPATH + 8], text[1024];
+	struct daemon srv, srv2;
+	struct vds_lease4 l, l2;
+	struct vdestack *s, *c;
+	int ret;
+
+	REQUIRE(vt_switch_start(vt_path("sw")) > 0, "switch");
+	snprintf(vnl, sizeof(vnl), "vde://%s", vt_path("sw"));
+	s = udhcpd_setup(&srv, vnl, 10);
+	c = vt_stack(vnl, NULL, NULL);
+	REQUIRE(c != NULL, "client stack");
+	ret = vds_dhcp4_start(c, "vde0", NULL, 10000);
+	REQUIRE(ret == 0 && vds_dhcp4_lease(c, "vde0", &l) == 0, "leased (%d)", ret);
+	CHECK(l.server.s_addr == inet_addr("10.0.0.1") && l.t1 == 5 && l.t2 == 9,
+	      "from 10.0.0.1, T1 %u T2 %u", l.t1, l.t2);
+	daemon_stop(&srv);		/* udhcpd writes its leases at SIGTERM */
+	REQUIRE(vt_cmd(s, "/bin/busybox ip addr del 10.0.0.1/24 dev vde0;"
+		       "/bin/busybox ip addr add 10.0.0.2/24 dev vde0") == 0,
+		"the server moves to 10.0.0.2");
+	REQUIRE(daemon_start(&srv2, s, "busybox", "/bin/busybox", "udhcpd", "-f",
+			     vt_path("udhcpd.conf"), NULL) == 0, "udhcpd again");
+	vt_sleep(7.5);			/* T1 passed, T2 not yet */
+	REQUIRE(vds_dhcp4_lease(c, "vde0", &l2) == 0, "lease held");
+	CHECK(l2.renewals == 0, "no renewal between T1 and T2: the old server is gone (%u)",
+	      l2.renewals);
+	vt_sleep(3);			/* T2 passed */
+	REQUIRE(vds_dhcp4_lease(c, "vde0", &l2) == 0, "lease held after T2");
+	inet_ntop(AF_INET, &l2.server, text, sizeof(text));
+	CHECK(l2.renewals == 1 && l2.addr.s_addr == l.addr.s_addr &&
+	      l2.server.s_addr == inet_addr("10.0.0.2"),
+	      "rebound at T2 by the moved server (%u renewals, server %s)", l2.renewals, text);
+	vde_delstack(c);
+	daemon_stop(&srv2);
+	vde_delstack(s);
+}
+
 /* dnsmasq as the DHCP server: -d (no daemon) keeps it from changing user and
  * group, which the four network capabilities do not allow */
 VT_TEST(dhcp4_dnsmasq, 40)
