@@ -322,6 +322,37 @@ VT_TEST(dhcp4_rebind, 40)
 	vde_delstack(s);
 }
 
+/* the lease ends with no server left: address and DNS go, the lease too */
+VT_TEST(dhcp4_expiry, 30)
+{
+	char vnl[VT_MAXPATH + 8];
+	struct daemon srv;
+	struct vds_lease4 l;
+	struct vdestack *s, *c;
+	int ret;
+	char *rc;
+
+	REQUIRE(vt_switch_start(vt_path("sw")) > 0, "switch");
+	snprintf(vnl, sizeof(vnl), "vde://%s", vt_path("sw"));
+	s = udhcpd_setup(&srv, vnl, 6);
+	c = vt_stack(vnl, NULL, NULL);
+	REQUIRE(c != NULL, "client stack");
+	ret = vds_dhcp4_start(c, "vde0", NULL, 10000);
+	REQUIRE(ret == 0 && vds_dhcp4_lease(c, "vde0", &l) == 0, "leased (%d)", ret);
+	daemon_stop(&srv);
+	CHECK(vt_cmd(c, "/bin/busybox sh -c '/bin/busybox ip -4 addr show dev vde0 | "
+			"/bin/busybox grep -q 10.0.0.1'") == 0, "the address is there");
+	vt_sleep(7.5);
+	CHECK(vds_dhcp4_lease(c, "vde0", &l) == -ENOENT, "no lease after its end");
+	CHECK(vt_cmd(c, "/bin/busybox sh -c '/bin/busybox ip -4 addr show dev vde0 | "
+			"/bin/busybox grep -q 10.0.0.1'") == 1, "the address is gone");
+	rc = vdestack_resolvconf(c);
+	CHECK(rc && !strstr(rc, "nameserver"), "no DNS server left: %s", rc);
+	free(rc);
+	vde_delstack(c);
+	vde_delstack(s);
+}
+
 /* dnsmasq as the DHCP server: -d (no daemon) keeps it from changing user and
  * group, which the four network capabilities do not allow */
 VT_TEST(dhcp4_dnsmasq, 40)
