@@ -430,6 +430,8 @@ int vds_dhcp4_start(struct vdestack *stack, const char *ifname, const char *fqdn
 		if (vds_dns_name_encode(tmp, sizeof(tmp), fqdn) < 0)
 			return -EINVAL;
 	}
+	/* a client already running there releases its lease first */
+	vds_ni_stop(stack, ifname, 4);
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;

@@ -181,6 +181,36 @@ int vds_ni_attach(struct vdestack *stack, struct vds_ni_client *c)
 }
 
 /**
+ * vds_ni_stop() - stop the client of a stack's interface, if there is one
+ * @stack:	the stack
+ * @ifname:	its interface
+ * @kind:	4 or 6
+ *
+ * A new client calls it before it starts, so that the old one's RELEASE
+ * cannot free the address the new one is about to be given.
+ */
+void vds_ni_stop(struct vdestack *stack, const char *ifname, int kind)
+{
+	struct vds_ni_client **pp, *old = NULL;
+	struct ni *n;
+	int owner = 0;
+
+	vds_ni_lock();
+	n = ni_get(stack, 0);
+	for (pp = n ? &n->clients : NULL; pp && *pp; pp = &(*pp)->next) {
+		if ((*pp)->kind == kind && !strcmp((*pp)->ifname, ifname)) {
+			old = *pp;
+			*pp = old->next;
+			owner = n->pid == getpid();
+			break;
+		}
+	}
+	vds_ni_unlock();
+	if (old)
+		old->stop(old, owner);
+}
+
+/**
  * vds_ni_find() - a listed client (call with the lock held)
  * @stack:	the stack
  * @ifname:	its interface

@@ -50,6 +50,7 @@ struct vds_ni_client {
 void vds_ni_lock(void);
 void vds_ni_unlock(void);
 int vds_ni_attach(struct vdestack *stack, struct vds_ni_client *c);
+void vds_ni_stop(struct vdestack *stack, const char *ifname, int kind);
 struct vds_ni_client *vds_ni_find(struct vdestack *stack, const char *ifname, int kind);
 int vds_ni_dns(struct vdestack *stack, struct vds_ip *out, int max,
 	       char *domain, size_t dlen);

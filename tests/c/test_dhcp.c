@@ -397,6 +397,14 @@ VT_TEST(dhcp4_dnsmasq, 40)
 	vt_read_file(vt_path("dnsmasq.leases"), text, sizeof(text));
 	CHECK(strstr(text, addr) && strstr(text, "dmclient"),
 	      "dnsmasq's lease file has %s for dmclient: %s", addr, text);
+	/* dhcp again on the same interface: the old lease is released first,
+	 * so the server still holds the new one afterwards */
+	ret = vds_dhcp4_start(c, "vde0", "dmclient", 10000);
+	REQUIRE(ret == 0 && vds_dhcp4_lease(c, "vde0", &l) == 0, "leased again (%d)", ret);
+	inet_ntop(AF_INET, &l.addr, addr, sizeof(addr));
+	vt_sleep(0.3);
+	vt_read_file(vt_path("dnsmasq.leases"), text, sizeof(text));
+	CHECK(strstr(text, addr) != NULL, "dnsmasq holds the second lease %s: %s", addr, text);
 	/* no neighbour entry for the server: the RELEASE must still get out */
 	CHECK(vt_cmd(c, "/bin/ip neigh flush all") == 0, "neighbour table flushed");
 	vde_delstack(c);
