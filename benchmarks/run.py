@@ -3,6 +3,7 @@
 """vdestack benchmark driver: ours against the original libvdestack, same run.
 
     python3 benchmarks/run.py [--quick] [--out DIR]
+    python3 benchmarks/run.py --redraw [--out DIR]    (chart.png from results.json)
 
 Installs what it needs (apt-get, pip in its own venv), builds bench.c twice
 (against Debian's libvdestack0 and against our libvdestack.so built with
@@ -22,6 +23,7 @@ import argparse
 import datetime
 import glob
 import json
+import math
 import os
 import platform
 import pwd
@@ -814,39 +816,132 @@ def machine_info():
 
 # ----------------------------------------------------------------- chart --
 
+def chart_rows(data):
+    """The rows of the chart, in three panels, each value as "times better
+    than the reference": ours/original for what should be high (throughput),
+    original/ours for what should be low (time, memory).  Returns
+    [(panel title, [(label, times_better, target_times_better)])]."""
+    panels = {"thr": [], "lat": [], "py": []}
+    for r in data["rows"]:
+        if r["kind"] != "ratio" or r["ratio"] is None or not r["ratio"] > 0:
+            continue
+        op, tv = r["target"].split()[:2]
+        higher = op == ">="
+        tv = float(tv.rstrip("x"))
+        better = r["ratio"] if higher else 1.0 / r["ratio"]
+        target = tv if higher else 1.0 / tv
+        metric = r["metric"].split(" (")[0]
+        mtu = f" MTU {r['mtu']}" if r["mtu"] else ""
+        if r["scenario"] == "python":
+            what = "Stack.socket()+close" if "socket()" in metric else "StackSocket.sendall"
+            panels["py"].append((f"{what}, {r['transport']}{mtu}", better, target))
+            continue
+        label = {
+            "msocket": f"vde_msocket {r['transport']}: {metric} time",
+            "stackcmd": f"vde_stackcmd: {metric} time",
+            "addstack": f"vde_addstack+vde_delstack: {metric} time",
+            "scale": "1000 stacks: " + ("memory (PSS)" if "PSS" in metric else metric),
+        }.get(r["scenario"], f"{r['scenario']} {r['transport']}{mtu} {metric}")
+        panels["thr" if higher else "lat"].append((label, better, target))
+    titles = {
+        "thr": "Throughput: ours / original (higher is better)",
+        "lat": "Latency, time and memory: original / ours (lower cost is better)",
+        "py": "Python binding against OUR C library (not the original): 1x = as fast as C",
+    }
+    return [(titles[k], panels[k]) for k in ("thr", "lat", "py") if panels[k]]
+
+
 def chart(results_json, png):
-    """Bar chart of ours/original per row (run by the venv's python)."""
+    """Bar chart of the results (run by a python that has matplotlib):
+    every bar is "times better than the original" on one log scale, green
+    where vdestack is better, red where it is worse, the target a black
+    diamond; the Python rows in a panel of their own, against our C
+    library."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
     with open(results_json) as f:
         data = json.load(f)
-    rows = [r for r in data["rows"] if r["ratio"] is not None and r["kind"] == "ratio"]
-    if not rows:
+    panels = chart_rows(data)
+    if not panels:
         print("chart: no ratio to plot", file=sys.stderr)
         return
-    labels = [f"{r['scenario']} {r['transport']}{' ' + str(r['mtu']) if r['mtu'] else ''}"
-              f" {r['metric'].split(' (')[0]}" for r in rows]
-    ratios = [r["ratio"] for r in rows]
-    colors = ["#2a9d4b" if r["met"] else "#d1495b" for r in rows]
-    fig, ax = plt.subplots(figsize=(10, 0.32 * len(rows) + 1.6))
-    y = range(len(rows))
-    ax.barh(list(y), ratios, color=colors)
-    for i, r in enumerate(rows):
-        tv = float(r["target"].split()[1].rstrip("x"))
-        ax.plot([tv, tv], [i - 0.4, i + 0.4], color="black", lw=1.5)
-        ax.text(max(ratios[i], 1e-3) * 1.05, i, f"{ratios[i]:.2f}x", va="center", fontsize=7)
-    ax.axvline(1.0, color="grey", lw=0.8, ls="--")
-    ax.set_xscale("log")
-    ax.set_yticks(list(y))
-    ax.set_yticklabels(labels, fontsize=7)
-    ax.invert_yaxis()
+    better_c, worse_c, py_c = "#2a9d4b", "#d1495b", "#4a78b5"
+    values = [v for _, rows in panels for _, b, t in rows for v in (b, t)]
+    lo = 2.0 ** min(-1, math.floor(math.log2(min(values))))
+    hi = 2.0 ** max(2, math.ceil(math.log2(max(values) * 3)))     # room for the labels
+    ticks = []
+    t = lo
+    while t <= hi * 1.001:
+        ticks.append(t)
+        t *= 2
+    heights = [len(rows) + 1.2 for _, rows in panels]
+    fig, axes = plt.subplots(len(panels), 1, sharex=True,
+                             figsize=(10.5, 0.3 * sum(heights) + 2.2),
+                             gridspec_kw={"height_ratios": heights})
+    if len(panels) == 1:
+        axes = [axes]
+    for ax, (title, rows) in zip(axes, panels):
+        is_py = title.startswith("Python")
+        y = list(range(len(rows)))
+        colors = [py_c if is_py else (better_c if b >= 1 else worse_c) for _, b, _ in rows]
+        # bars grow from 1x: right = better than the reference, left = worse
+        ax.barh(y, [b - 1 for _, b, _ in rows], left=1, color=colors, height=0.7)
+        ax.plot([t for _, _, t in rows], y, "D", color="black", ms=5, zorder=3)
+        for i, (_, b, t) in enumerate(rows):
+            x = max(b, t, 1.0) * 1.08          # right of the bar, the target and 1x
+            text = f"{b:.2f}x"
+            if title.startswith("Latency"):
+                text += f"  (ours: {1 / b:.2f}x the cost)"
+            ax.text(x, i, text, va="center", fontsize=7.5, ha="left")
+        ax.axvline(1.0, color="black", lw=1)
+        ax.set_xscale("log")
+        ax.set_xlim(lo, hi)
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
+        ax.grid(axis="x", color="#dddddd", lw=0.6)
+        ax.set_axisbelow(True)
+        ax.set_yticks(y)
+        ax.set_yticklabels([label for label, _, _ in rows], fontsize=7.5)
+        ax.set_ylim(len(rows) - 0.4, -0.6)
+        ax.set_title(title, fontsize=9, loc="left")
+        ax.tick_params(axis="x", labelbottom=True, labelsize=8)
+    axes[-1].set_xlabel("times better than the reference (log scale; 1x = the same; "
+                        "right of 1x: vdestack is better)", fontsize=8.5)
     m = data["machine"]
-    ax.set_xlabel("ours / original (log scale; black tick = target; green = met)")
-    ax.set_title(f"vdestack vs original libvdestack 0.1.2 - median of >= {data['config']['runs']}"
-                 f" runs - {m['cores']} cores, Linux {m['kernel']}", fontsize=9)
-    fig.tight_layout()
+    fig.suptitle(f"vdestack against the original libvdestack 0.1.2 - median of >= "
+                 f"{data['config']['runs']} runs - {m['cores']} cores, Linux {m['kernel']}, "
+                 f"{m.get('date', '')}", fontsize=9.5)
+    fig.legend(handles=[Patch(color=better_c, label="vdestack better than the original"),
+                        Patch(color=worse_c, label="vdestack worse than the original"),
+                        Patch(color=py_c, label="Python against our C library"),
+                        Line2D([], [], marker="D", color="black", ls="", ms=5,
+                               label="target")],
+               loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.035, 1, 0.98))
+    fig.subplots_adjust(left=max(fig.subplotpars.left, 0.28))   # the longest labels
     fig.savefig(png, dpi=120)
+
+
+def redraw(a):
+    """Draw chart.png again from results.json in --out, without measuring:
+    with this python if it has matplotlib, else with the benchmark venv's."""
+    out = a.out or os.path.join(HERE, "results")
+    rj, png = os.path.join(out, "results.json"), os.path.join(out, "chart.png")
+    if not os.path.exists(rj):
+        raise SystemExit(f"--redraw: no {rj}")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        py = Bench(a).venv()
+        return subprocess.run([py, os.path.abspath(__file__), "--chart", rj, png]).returncode
+    chart(rj, png)
+    print(f"wrote {png}")
+    return 0
 
 
 # ------------------------------------------------------------------ main --
@@ -966,11 +1061,15 @@ def main():
     ap.add_argument("--readme", action="store_true",
                     help="update README.md after a --quick run too")
     ap.add_argument("--keep", action="store_true", help="keep the work dir (debugging)")
+    ap.add_argument("--redraw", action="store_true",
+                    help="only draw chart.png again from results.json in --out (no measuring)")
     ap.add_argument("--chart", nargs=2, metavar=("RESULTS_JSON", "PNG"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.chart:
         chart(*a.chart)
         return 0
+    if a.redraw:
+        return redraw(a)
     if os.geteuid() != 0:
         raise SystemExit("run.py must run as root (namespaces, veth, apt-get, the "
                          "unprivileged user); e.g. sudo python3 benchmarks/run.py")

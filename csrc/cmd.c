@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmdline.h"
 #include "ctx.h"
@@ -16,65 +17,103 @@
 #include "util.h"
 #include "vds_python.h"
 
+/* bytes of a NULL-terminated string vector, or -E2BIG past max/maxc */
+static ssize_t vec_size(char *const v[], size_t max, int maxc, int *countp)
+{
+	size_t len = 0;
+	int n;
+
+	for (n = 0; v[n]; n++) {
+		len += strlen(v[n]) + 1;
+		if (len > max || n >= maxc)
+			return -E2BIG;
+	}
+	*countp = n;
+	return len;
+}
+
+static void vec_copy(char *q, char *const v[])
+{
+	size_t l;
+
+	for (; *v; v++, q += l) {
+		l = strlen(*v) + 1;
+		memcpy(q, *v, l);
+	}
+}
+
 /**
  * run_argv_st() - run one command in a stack and wait for it
- * @h:		the stack's handle (its DNS configuration)
+ * @h:		the stack's handle (its DNS configuration, seen by the command
+ *		as /etc/resolv.conf)
  * @st:		the stack
  * @argv:	argument vector, argv[0] an absolute path
+ * @envp:	its environment; NULL: the caller's environment now
  * @interrupted, @arg:	see struct vds_call
  *
+ * The environment goes with each request: a variable set between two
+ * commands is seen by the second.
+ *
  * Return: exit status (127: could not execute, 128+N: signal N), or -errno
+ * (-E2BIG: past VDS_ARGS_MAX bytes or VDS_ARGC_MAX strings of arguments, or
+ * VDS_ENV_MAX bytes or VDS_ENVC_MAX strings of environment)
  */
 static int run_argv_st(struct vdestack *h, struct vds_stack *st, char *const argv[],
+		       char *const envp[],
 		       int (*interrupted)(void *), void *arg)
 {
 	struct vds_call call = {
 		.req = { .op = VDS_OP_EXEC, .id = st->id },
 		.interrupted = interrupted, .arg = arg,
 	};
-	size_t len = 0, l, rlen = 0;
-	char *payload, *q, *resolv = NULL;
-	int argc, ret;
+	ssize_t alen, elen = 0;
+	size_t rlen = 0;
+	char *payload, *resolv = NULL;
+	int argc, envc = 0, ret;
 
 	if (!argv || !argv[0] || argv[0][0] != '/')
 		return -EINVAL;
-	for (argc = 0; argv[argc]; argc++) {
-		len += strlen(argv[argc]) + 1;
-		if (len > VDS_ARGS_MAX || argc >= VDS_ARGC_MAX)
-			return -E2BIG;
-	}
+	if (!envp)
+		envp = environ;
+	alen = vec_size(argv, VDS_ARGS_MAX, VDS_ARGC_MAX, &argc);
+	if (alen < 0)
+		return alen;
+	if (envp)
+		elen = vec_size(envp, VDS_ENV_MAX, VDS_ENVC_MAX, &envc);
+	if (elen < 0)
+		return elen;
 	/* a stack with DNS configuration: the command sees it in resolv.conf */
 	ret = vds_resolv_private(h, &resolv);
 	if (ret < 0)
 		return ret;
 	if (resolv)
 		rlen = strlen(resolv);
-	if (len + rlen > VDS_ARGS_MAX) {
+	if (rlen > VDS_RESOLV_MAX) {	/* cannot happen: 8 servers, a domain */
 		free(resolv);
 		return -E2BIG;
 	}
-	payload = malloc(len + rlen);
+	payload = malloc(alen + elen + rlen + 1);
 	if (!payload) {
 		free(resolv);
 		return -ENOMEM;
 	}
-	for (q = payload, argc = 0; argv[argc]; argc++, q += l) {
-		l = strlen(argv[argc]) + 1;
-		memcpy(q, argv[argc], l);
-	}
+	vec_copy(payload, argv);
+	if (envp)
+		vec_copy(payload + alen, envp);
 	if (rlen)
-		memcpy(q, resolv, rlen);
+		memcpy(payload + alen + elen, resolv, rlen);
 	free(resolv);
 	call.req.a = argc;
-	call.req.b = rlen;
-	call.req.len = len + rlen;
+	call.req.b = envc;
+	call.req.c = rlen;
+	call.req.len = alen + elen + rlen;
 	call.payload = payload;
 	ret = vds_ctx_call(st->ctx, &call);
 	free(payload);
 	return ret;
 }
 
-static int run_line(struct vdestack *h, const char *line,
+static int run_line(struct vdestack *h, const char *line, char *const envp[],
 		    int (*interrupted)(void *), void *arg)
 {
 	struct vds_stack *st;
@@ -89,7 +128,7 @@ static int run_line(struct vdestack *h, const char *line,
 		return ret;
 	}
 	for (c = cmds; *c; ) {
-		ret = run_argv_st(h, st, c, interrupted, arg);
+		ret = run_argv_st(h, st, c, envp, interrupted, arg);
 		if (ret != 0)
 			break;
 		while (*c)
@@ -101,7 +140,7 @@ static int run_line(struct vdestack *h, const char *line,
 	return ret;
 }
 
-static int run_argv(struct vdestack *h, char *const argv[],
+static int run_argv(struct vdestack *h, char *const argv[], char *const envp[],
 		    int (*interrupted)(void *), void *arg)
 {
 	int ret;
@@ -109,7 +148,7 @@ static int run_argv(struct vdestack *h, char *const argv[],
 
 	if (!st)
 		return ret;
-	ret = run_argv_st(h, st, argv, interrupted, arg);
+	ret = run_argv_st(h, st, argv, envp, interrupted, arg);
 	vds_stack_put(st);
 	return ret;
 }
@@ -138,7 +177,7 @@ static int edge(int ret)
  */
 VDS_EXPORT int vde_stackcmd(struct vdestack *stack, char *stackcmd)
 {
-	return edge(run_line(stack, stackcmd, NULL, NULL));
+	return edge(run_line(stack, stackcmd, NULL, NULL, NULL));
 }
 
 /**
@@ -150,7 +189,22 @@ VDS_EXPORT int vde_stackcmd(struct vdestack *stack, char *stackcmd)
  */
 VDS_EXPORT int vdestack_cmdv(struct vdestack *stack, char *const argv[])
 {
-	return edge(run_argv(stack, argv, NULL, NULL));
+	return edge(run_argv(stack, argv, NULL, NULL, NULL));
+}
+
+/**
+ * vdestack_cmdve() - run one command with an explicit environment
+ * @stack:	the stack
+ * @argv:	NULL-terminated, argv[0] an absolute path
+ * @envp:	NULL-terminated environment; NULL: the caller's environment
+ *		at the time of the call
+ *
+ * Return: as vdestack_cmdv(); -1 with errno E2BIG when the arguments or the
+ * environment exceed the limits of vdestack_cmdve(3)
+ */
+VDS_EXPORT int vdestack_cmdve(struct vdestack *stack, char *const argv[], char *const envp[])
+{
+	return edge(run_argv(stack, argv, envp, NULL, NULL));
 }
 
 /**
@@ -162,7 +216,7 @@ VDS_EXPORT int vdestack_cmdv(struct vdestack *stack, char *const argv[])
  */
 VDS_EXPORT int vde_stack_onecmd(char **argv, void *stack)
 {
-	return edge(run_argv(stack, argv, NULL, NULL));
+	return edge(run_argv(stack, argv, NULL, NULL, NULL));
 }
 
 /**
@@ -175,7 +229,7 @@ VDS_EXPORT int vde_stack_onecmd(char **argv, void *stack)
 int vds_stackcmd_intr(struct vdestack *stack, const char *cmdline,
 		      int (*interrupted)(void *arg), void *arg)
 {
-	return edge(run_line(stack, cmdline, interrupted, arg));
+	return edge(run_line(stack, cmdline, NULL, interrupted, arg));
 }
 
 /**
@@ -188,5 +242,32 @@ int vds_stackcmd_intr(struct vdestack *stack, const char *cmdline,
 int vds_cmdv_intr(struct vdestack *stack, char *const argv[],
 		  int (*interrupted)(void *arg), void *arg)
 {
-	return edge(run_argv(stack, argv, interrupted, arg));
+	return edge(run_argv(stack, argv, NULL, interrupted, arg));
+}
+
+/**
+ * vds_stackcmde_intr() - vds_stackcmd_intr() with an explicit environment
+ * @stack, @cmdline:	as vde_stackcmd()
+ * @envp:	environment of every command, NULL: the caller's
+ * @interrupted, @arg:	asked on EINTR; non-zero kills the command
+ *
+ * Return: as vde_stackcmd(); -1 errno EINTR when cancelled
+ */
+int vds_stackcmde_intr(struct vdestack *stack, const char *cmdline, char *const envp[],
+		       int (*interrupted)(void *arg), void *arg)
+{
+	return edge(run_line(stack, cmdline, envp, interrupted, arg));
+}
+
+/**
+ * vds_cmdve_intr() - vdestack_cmdve() that a signal can cancel
+ * @stack, @argv, @envp:	as vdestack_cmdve()
+ * @interrupted, @arg:	asked on EINTR; non-zero kills the command
+ *
+ * Return: as vdestack_cmdve(); -1 errno EINTR when cancelled
+ */
+int vds_cmdve_intr(struct vdestack *stack, char *const argv[], char *const envp[],
+		   int (*interrupted)(void *arg), void *arg)
+{
+	return edge(run_argv(stack, argv, envp, interrupted, arg));
 }

@@ -9,9 +9,14 @@
  * from a pool for one request, so threads never wait for each other's
  * replies, and a forked child, whose pool is emptied at fork, asks for fresh
  * channels over the main socket instead of sharing its parent's.
+ *
+ * A helper that died (killed by someone) is not used for new stacks: the
+ * next vde_addstack() starts a new context, and the old one ends with its
+ * last stack.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,10 +39,48 @@
 
 #define HELPER_STACK_SIZE (256 * 1024)
 
+/*
+ * How long the last vde_delstack() waits for the helper's end.  As the init
+ * of the stacks' PID namespaces, it ends when every process in them has been
+ * reaped, and a process the host itself forked into a stack is reaped by the
+ * host only: unreaped, it would hold us here.  Past this, the helper is
+ * reaped later (reap_later()).
+ */
+#define HELPER_EXIT_MS	1000
+#define LATER_MAX	16
+
 pthread_mutex_t vds_glock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct vds_ctx *cur;	/* this process's context, if any */
 static struct vds_ctx *all;	/* every context, inherited ones too */
+static pid_t later[LATER_MAX];	/* helpers that took too long to end */
+static pthread_mutex_t later_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* reap the helpers left by reap_later() that have ended since */
+static void reap_ended(void)
+{
+	int i;
+
+	pthread_mutex_lock(&later_lock);
+	for (i = 0; i < LATER_MAX; i++)
+		if (later[i] > 0 && waitpid(later[i], NULL, WNOHANG | __WALL) != 0)
+			later[i] = 0;
+	pthread_mutex_unlock(&later_lock);
+}
+
+/* a helper still ending: reaped by a later reap_ended(), or left a zombie */
+static void reap_later(pid_t pid)
+{
+	int i;
+
+	pthread_mutex_lock(&later_lock);
+	for (i = 0; i < LATER_MAX; i++)
+		if (later[i] <= 0) {
+			later[i] = pid;
+			break;
+		}
+	pthread_mutex_unlock(&later_lock);
+}
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void atfork_prepare(void)
@@ -120,9 +163,21 @@ static void ctx_free(struct vds_ctx *ctx)
 	if (owned)
 		kill(ctx->helper, SIGKILL);
 	vds_pumps_free(ctx->pumps);
-	if (owned)
-		while (waitpid(ctx->helper, NULL, __WALL) < 0 && errno == EINTR)
-			;
+	if (owned) {
+		struct pollfd pfd = { .fd = ctx->helperfd, .events = POLLIN };
+
+		if (pfd.fd >= 0 && poll(&pfd, 1, HELPER_EXIT_MS) == 0)
+			reap_later(ctx->helper);
+		else
+			while (waitpid(ctx->helper, NULL, __WALL) < 0 && errno == EINTR)
+				;
+	}
+	if (ctx->helperfd >= 0)
+		close(ctx->helperfd);
+	if (vds_ctx_owned(ctx))
+		vds_keeper_end(&ctx->keeper);
+	else if (ctx->keeper.sock >= 0)
+		close(ctx->keeper.sock);	/* a forked child's copy */
 	for (i = 0; i < ctx->npool; i++)
 		close(ctx->pool[i]);
 	free(ctx->pool);
@@ -134,7 +189,12 @@ static void ctx_free(struct vds_ctx *ctx)
 	free(ctx);
 }
 
-/* clone the helper; it answers with one word: in its user namespace, or why not */
+/*
+ * Clone the helper into a new user namespace and a new PID namespace whose
+ * init it is (where PID namespaces cannot be made, into the user namespace
+ * only: then commands run without one).  It answers with one word: ready,
+ * or why not.
+ */
 static int helper_start(struct vds_ctx *ctx)
 {
 	struct vds_helper_args args;
@@ -146,23 +206,43 @@ static int helper_start(struct vds_ctx *ctx)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	ctx->ctl = sv[0];
+	args.ctl = sv[1];
+	args.hostfd = syscall(SYS_pidfd_open, ctx->pid, 0);
+	if (args.hostfd < 0) {
+		ret = -errno;
+		close(sv[1]);
+		return ret;
+	}
+	args.uid = geteuid();
+	args.gid = getegid();
+	args.spin_ns = ctx->spin_ns;
 	stk = mmap(NULL, HELPER_STACK_SIZE, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (stk == MAP_FAILED) {
 		ret = -errno;
 		close(sv[1]);
+		close(args.hostfd);
 		return ret;
 	}
-	args.ctl = sv[1];
-	args.host = ctx->pid;
-	args.spin_ns = ctx->spin_ns;
 	/* no exit signal: a host's own wait() or SIGCHLD handler never sees it */
-	ctx->helper = clone(vds_helper_main, (char *)stk + HELPER_STACK_SIZE, 0, &args);
+	args.pidns = 1;
+	ctx->helper = clone(vds_helper_main, (char *)stk + HELPER_STACK_SIZE,
+			    CLONE_NEWUSER | CLONE_NEWPID, &args);
+	if (ctx->helper < 0 && errno != ENOMEM) {
+		args.pidns = 0;
+		ctx->helper = clone(vds_helper_main, (char *)stk + HELPER_STACK_SIZE,
+				    CLONE_NEWUSER, &args);
+	}
 	ret = -errno;
 	munmap(stk, HELPER_STACK_SIZE);
 	close(sv[1]);
+	close(args.hostfd);
 	if (ctx->helper < 0)
 		return ret;
+	/* ours to reap: no other process can have this pid meanwhile */
+	ctx->helperfd = syscall(SYS_pidfd_open, ctx->helper, 0);
+	if (ctx->helperfd < 0)
+		return -errno;
 	do
 		n = vds_ipc_recv(ctx->ctl, &rep, sizeof(rep), NULL, &nfds, MSG_CMSG_CLOEXEC);
 	while (n == -EINTR);
@@ -171,6 +251,14 @@ static int helper_start(struct vds_ctx *ctx)
 	if (n != sizeof(rep))
 		return -ECONNRESET;	/* the helper is gone */
 	return rep.ret < 0 ? rep.ret : 0;
+}
+
+/* has the helper of @ctx died? (then it serves no new stack) */
+static int helper_dead(const struct vds_ctx *ctx)
+{
+	struct pollfd pfd = { .fd = ctx->helperfd, .events = POLLIN };
+
+	return pfd.fd >= 0 && poll(&pfd, 1, 0) > 0;
 }
 
 static int ctx_new(struct vds_ctx **out)
@@ -183,7 +271,8 @@ static int ctx_new(struct vds_ctx **out)
 		return -ENOMEM;
 	ctx->pid = getpid();
 	ctx->helper = -1;
-	ctx->ctl = ctx->hostns = -1;
+	ctx->ctl = ctx->hostns = ctx->helperfd = -1;
+	ctx->keeper.pid = ctx->keeper.sock = -1;
 	ctx->spin_ns = vds_spin_us() * 1000;
 	pthread_mutex_init(&ctx->lock, NULL);
 	ret = helper_start(ctx);
@@ -219,7 +308,11 @@ int vds_ctx_get(struct vds_ctx **ctxp)
 	int ret = 0;
 
 	pthread_once(&atfork_once, atfork_init);
+	reap_ended();
 	pthread_mutex_lock(&vds_glock);
+	/* its stacks report the loss; new ones get a new helper */
+	if (cur && helper_dead(cur))
+		cur = NULL;
 	if (!cur) {
 		ret = ctx_new(&cur);
 		if (ret == 0) {
@@ -265,7 +358,7 @@ void vds_ctx_put(struct vds_ctx *ctx)
 static int chan_get(struct vds_ctx *ctx)
 {
 	struct vds_req req = { .op = VDS_OP_NEWCHAN };
-	int sv[2], fd = -1;
+	int sv[2], fd = -1, sndbuf = sizeof(struct vds_req) + VDS_REQ_MAX + 4096;
 	ssize_t n;
 
 	pthread_mutex_lock(&ctx->lock);
@@ -276,6 +369,12 @@ static int chan_get(struct vds_ctx *ctx)
 		return fd;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
+	/*
+	 * Room for the largest request (a command with its environment): a
+	 * message longer than the send buffer fails with EMSGSIZE, and the
+	 * default (net.core.wmem_default) may be smaller.  Capped by wmem_max.
+	 */
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	n = vds_ipc_send(ctx->ctl, &req, sizeof(req), NULL, 0, &sv[1], 1);
 	close(sv[1]);
 	if (n < 0) {
@@ -411,4 +510,21 @@ int vds_ctx_fastpath(struct vds_ctx *ctx, int netns)
 		fp = __atomic_load_n(&ctx->fastpath, __ATOMIC_ACQUIRE);
 	}
 	return fp != 0;
+}
+
+/**
+ * vds_ctx_keep() - have a process of ours killed if we die
+ * @ctx:	context
+ * @pidfd:	pidfd of the process (a stream command)
+ *
+ * Return: 0 or -errno
+ */
+int vds_ctx_keep(struct vds_ctx *ctx, int pidfd)
+{
+	int ret;
+
+	pthread_mutex_lock(&ctx->lock);
+	ret = vds_keeper_watch(&ctx->keeper, pidfd);
+	pthread_mutex_unlock(&ctx->lock);
+	return ret;
 }

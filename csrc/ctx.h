@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <sys/types.h>
 
+#include "keeper.h"
 #include "proto.h"
 
 struct vds_pumps;
@@ -23,6 +24,8 @@ struct vds_pumps;
  * struct vds_ctx - one helper process and the stacks it owns
  * @pid:	process that created it; another pid means we are a forked child
  * @helper:	pid of the helper (a clone child without exit signal)
+ * @helperfd:	its pidfd (in the creating process), to see that it died
+ * @keeper:	kills the stream commands if we die (keeper.h), under @lock
  * @ctl:	main control socket: only carries new channels
  * @lock:	protects @pool, @npool, @cpool
  * @pool:	idle channels (connected SOCK_SEQPACKET sockets to the helper)
@@ -39,6 +42,8 @@ struct vds_pumps;
 struct vds_ctx {
 	pid_t pid;
 	pid_t helper;
+	int helperfd;
+	struct vds_keeper keeper;
 	int ctl;
 	pthread_mutex_t lock;
 	int *pool;
@@ -81,5 +86,6 @@ void vds_ctx_put(struct vds_ctx *ctx);
 int vds_ctx_owned(const struct vds_ctx *ctx);
 int vds_ctx_call(struct vds_ctx *ctx, struct vds_call *call);
 int vds_ctx_fastpath(struct vds_ctx *ctx, int netns);
+int vds_ctx_keep(struct vds_ctx *ctx, int pidfd);
 
 #endif /* VDS_CTX_H */

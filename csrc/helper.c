@@ -10,9 +10,16 @@
  * One helper owns every network namespace of its host: it creates them with
  * unshare(CLONE_NEWNET), keeps their fds, setns()es between them to open
  * sockets and interfaces, and vforks the commands that run in them.
+ *
+ * It is cloned into a new user namespace and, where the kernel allows, a new
+ * PID namespace whose init it is: each stack gets a PID namespace inside
+ * that one on its first command (pidns.c), so that nothing a command starts
+ * outlives its stack, and when the helper dies the kernel ends every
+ * process of every stack.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -35,6 +42,7 @@
 
 #include "helper.h"
 #include "ipc.h"
+#include "pidns.h"
 #include "proto.h"
 #include "spin.h"
 #include "util.h"
@@ -53,20 +61,30 @@ struct hchan {
 	pid_t pid;		/* command running for this channel, or -1 */
 };
 
+/* per stack, beside its netns fd */
+struct hstack {
+	int pidns;		/* its PID namespace, -1 until the first command */
+	pid_t init;		/* that namespace's init (our child), -1 none */
+	char ifname[IFNAMSIZ];	/* its interface, "" none */
+};
+
 /* the helper's whole state; lives on its own stack */
 struct helper {
 	int ctl, ep, sigfd, hostfd;
 	int *netns;		/* id -> namespace fd, -1 free */
 	int nnetns;
+	struct hstack *stk;	/* id -> what else the helper keeps of it */
 	struct hchan *chan;
 	int nchan;
 	int curns;		/* id the helper is in now, -1: its first one */
 	int lastcap;
+	int selffd;		/* pidfd of the helper itself */
+	int ownpid;		/* fd of its own PID namespace; -1: none of ours */
+	int curpid;		/* id whose PID namespace children go to, -1 own */
 	unsigned char *buf;	/* request buffer */
 	char **argv;
+	char **envp;
 };
-
-extern char **environ;
 
 /* grow an mmap()ed array; the old contents move along */
 static void *h_grow(void *old, size_t oldsz, size_t newsz)
@@ -240,8 +258,12 @@ static void h_addstack(struct helper *h, int cfd, const struct vds_req *rq,
 	if (id == h->nnetns) {
 		size_t o = h_page(sizeof(int) * h->nnetns);
 		int n = h->nnetns ? h->nnetns * 2 : 256, j;
-		int *t = h_grow(h->netns, o, h_page(sizeof(int) * n));
+		struct hstack *k = h_grow(h->stk, h_page(sizeof(*k) * h->nnetns),
+					  h_page(sizeof(*k) * n));
+		int *t = k ? h_grow(h->netns, o, h_page(sizeof(int) * n)) : NULL;
 
+		if (k)
+			h->stk = k;
 		if (!t) {
 			h_send(cfd, -ENOMEM, NULL, 0);
 			return;
@@ -275,6 +297,9 @@ static void h_addstack(struct helper *h, int cfd, const struct vds_req *rq,
 	if (rq->a)
 		fds[nfds++] = ns;
 	h->netns[id] = ns;
+	h->stk[id].pidns = -1;
+	h->stk[id].init = -1;
+	memcpy(h->stk[id].ifname, ifname, IFNAMSIZ);
 	ret = h_send(cfd, id, fds, nfds);
 	if (tap >= 0)
 		close(tap);
@@ -362,13 +387,16 @@ static void h_resolv(const char *text, size_t len)
  * The helper already emptied the bounding set of everything else and set
  * securebits that stop uid 0 from regaining it (h_limit_caps), once for all.
  */
-static void h_child(int ns, char **argv, pid_t helper, const char *resolv, size_t rlen)
+static void h_child(int ns, char **argv, char **envp, int helperfd,
+		    const char *resolv, size_t rlen)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	struct pollfd alive = { .fd = helperfd, .events = POLLIN };
 	sigset_t none;
 	int c;
 
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != helper)
+	/* (in a PID namespace getppid() is 0: the helper's pidfd tells) */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || poll(&alive, 1, 0) != 0)
 		_exit(VDESTACK_STATUS_NOEXEC);
 	if (setns(ns, CLONE_NEWNET) < 0)
 		_exit(VDESTACK_STATUS_NOEXEC);
@@ -384,7 +412,7 @@ static void h_child(int ns, char **argv, pid_t helper, const char *resolv, size_
 		if ((NET_CAPS & (1ULL << c)) &&
 		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
 			_exit(VDESTACK_STATUS_NOEXEC);
-	execve(argv[0], argv, environ);
+	execve(argv[0], argv, envp);
 	_exit(VDESTACK_STATUS_NOEXEC);
 }
 
@@ -408,39 +436,123 @@ static int h_limit_caps(int lastcap)
 	return 0;
 }
 
+/* up to max NUL-terminated strings from payload at *off, NULL after them */
+static int h_strings(const unsigned char *payload, size_t len, size_t *off,
+		     char **out, int max)
+{
+	int n = 0;
+
+	while (*off < len && n < max) {
+		const unsigned char *z = memchr(payload + *off, 0, len - *off);
+
+		if (!z)
+			break;
+		out[n++] = (char *)payload + *off;
+		*off = z - payload + 1;
+	}
+	out[n] = NULL;
+	return n;
+}
+
+/* children of the helper are born in its own PID namespace again */
+static int h_pid_home(struct helper *h)
+{
+	int ret;
+
+	if (h->curpid < 0)
+		return 0;
+	ret = vds_pidns_for_children(h->ownpid);
+	if (ret == 0)
+		h->curpid = -1;
+	return ret;
+}
+
+/* the end of a stack's PID namespace: its init, and with it everything */
+static void h_pidns_end(struct helper *h, int id)
+{
+	struct hstack *k = &h->stk[id];
+
+	if (k->init > 0)
+		kill(k->init, SIGKILL);	/* reaped by h_reap() */
+	k->init = -1;
+	if (k->pidns >= 0)
+		close(k->pidns);
+	k->pidns = -1;
+	if (h->curpid == id)
+		h_pid_home(h);
+}
+
+/*
+ * The next child of the helper is born in the PID namespace of stack id,
+ * whose init is started first if there is none (yet, or any more).
+ */
+static int h_pidns(struct helper *h, int id)
+{
+	struct hstack *k = &h->stk[id];
+	int ret;
+
+	/* no PID namespaces here: commands run as the original's did */
+	if (h->ownpid < 0)
+		return 0;
+	if (k->pidns < 0) {
+		/* a new namespace is made below the one children go to */
+		ret = h_pid_home(h);
+		/* the init keeps this stack's netns referenced, no other */
+		if (ret == 0)
+			ret = h_enter(h, id);
+		if (ret == 0)
+			ret = vds_pidns_new(h->selffd, &k->pidns);
+		if (ret < 0) {
+			h->curpid = 0;	/* moved, or not: go home for sure */
+			h_pid_home(h);
+			return ret;
+		}
+		k->init = ret;
+		h->curpid = id;
+	}
+	if (h->curpid == id)
+		return 0;
+	ret = vds_pidns_for_children(k->pidns);
+	if (ret < 0)
+		return ret;
+	h->curpid = id;
+	return 0;
+}
+
 static void h_exec(struct helper *h, int ci, const struct vds_req *rq,
 		   const unsigned char *payload, size_t len)
 {
-	int cfd = h->chan[ci].fd, argc = 0;
-	size_t off = 0, rlen = rq->b > 0 ? (size_t)rq->b : 0;
-	pid_t pid, self = getpid();
+	int cfd = h->chan[ci].fd, argc, envc, ret;
+	size_t off = 0, rlen = rq->c > 0 ? (size_t)rq->c : 0;
+	pid_t pid;
 
 	if (rq->id < 0 || rq->id >= h->nnetns || h->netns[rq->id] < 0) {
 		h_send(cfd, -EBADF, NULL, 0);
 		return;
 	}
-	/* payload: argc NUL-terminated strings, checked before use, then
-	 * rlen bytes of resolv.conf text */
-	if (rq->b < 0 || rlen > len) {
+	/* payload: argc then envc NUL-terminated strings, checked before use,
+	 * then rlen bytes of resolv.conf text */
+	if (rq->a < 1 || rq->a > VDS_ARGC_MAX || rq->b < 0 || rq->b > VDS_ENVC_MAX ||
+	    rq->c < 0 || rlen > VDS_RESOLV_MAX || rlen > len) {
 		h_send(cfd, -EINVAL, NULL, 0);
 		return;
 	}
-	while (off < len - rlen && argc < VDS_ARGC_MAX) {
-		const unsigned char *z = memchr(payload + off, 0, len - rlen - off);
-
-		if (!z)
-			break;
-		h->argv[argc++] = (char *)payload + off;
-		off = z - payload + 1;
-	}
-	if (argc == 0 || argc != rq->a || off != len - rlen || h->argv[0][0] != '/') {
+	argc = h_strings(payload, len - rlen, &off, h->argv, rq->a);
+	envc = h_strings(payload, len - rlen, &off, h->envp, rq->b);
+	if (argc != rq->a || envc != rq->b || off != len - rlen || h->argv[0][0] != '/') {
 		h_send(cfd, -EINVAL, NULL, 0);
 		return;
 	}
-	h->argv[argc] = NULL;
+	/* into the stack's PID namespace: nothing it starts outlives it */
+	ret = h_pidns(h, rq->id);
+	if (ret < 0) {
+		h_send(cfd, ret, NULL, 0);
+		return;
+	}
 	pid = vfork();
 	if (pid == 0)
-		h_child(h->netns[rq->id], h->argv, self, (const char *)payload + len - rlen, rlen);
+		h_child(h->netns[rq->id], h->argv, h->envp, h->selffd,
+			(const char *)payload + len - rlen, rlen);
 	if (pid < 0) {
 		h_send(cfd, -errno, NULL, 0);
 		return;
@@ -469,13 +581,78 @@ static void h_reap(struct helper *h)
 				break;
 			}
 		}
+		/* a stack's init that died: the next command makes a new one */
+		for (i = 0; i < h->nnetns; i++)
+			if (h->netns[i] >= 0 && h->stk[i].init == pid) {
+				h->stk[i].init = -1;
+				h_pidns_end(h, i);
+			}
 	}
+}
+
+/* the stack's user, network and PID namespaces, as three new fds */
+static void h_nsfds(struct helper *h, int cfd, const struct vds_req *rq)
+{
+	int fds[3] = { -1, -1, -1 }, ret;
+
+	if (rq->id < 0 || rq->id >= h->nnetns || h->netns[rq->id] < 0) {
+		h_send(cfd, -EBADF, NULL, 0);
+		return;
+	}
+	ret = h->ownpid < 0 ? -EOPNOTSUPP : h_pidns(h, rq->id);
+	if (ret == 0) {
+		fds[0] = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+		if (fds[0] < 0)
+			ret = -errno;
+	}
+	if (ret < 0) {
+		h_send(cfd, ret, NULL, 0);
+		return;
+	}
+	fds[1] = h->netns[rq->id];
+	fds[2] = h->stk[rq->id].pidns;
+	h_send(cfd, 0, fds, 3);
+	close(fds[0]);
+}
+
+/*
+ * Its interface down before the namespace goes: that flushes the
+ * interface's neighbour entries now.  The kernel's neighbour table is
+ * shared by all namespaces, and a persistent tap (h_open_tap) would keep
+ * them until the namespace's cleanup, long after.
+ */
+static void h_link_down(struct helper *h, int id)
+{
+	struct ifreq ifr;
+	int fd;
+
+	if (!h->stk[id].ifname[0] || h_enter(h, id) < 0)
+		return;
+	fd = vds_sys_socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, h->stk[id].ifname, IFNAMSIZ);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags &= ~IFF_UP;
+		ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	close(fd);
+}
+
+/* DELSTACK: what ran in it ends, its interface goes down, the ns goes */
+static void h_delstack(struct helper *h, int id)
+{
+	h_pidns_end(h, id);
+	h_link_down(h, id);
+	close(h->netns[id]);
+	h->netns[id] = -1;
 }
 
 static void h_request(struct helper *h, int ci)
 {
 	int cfd = h->chan[ci].fd, fd;
-	ssize_t n = h_recv(cfd, h->buf, sizeof(struct vds_req) + VDS_ARGS_MAX, &fd);
+	ssize_t n = h_recv(cfd, h->buf, sizeof(struct vds_req) + VDS_REQ_MAX, &fd);
 	struct vds_req rq;
 	const unsigned char *payload = h->buf + sizeof(rq);
 	size_t len;
@@ -494,15 +671,12 @@ static void h_request(struct helper *h, int ci)
 		h_chan_close(h, ci);
 		return;
 	}
+	if ((size_t)n >= sizeof(rq))
+		memcpy(&rq, h->buf, sizeof(rq));
 	if (fd >= 0)	/* channels carry no fds towards the helper */
 		close(fd);
-	if ((size_t)n < sizeof(rq)) {
-		h_send(cfd, -EPROTO, NULL, 0);
-		return;
-	}
-	memcpy(&rq, h->buf, sizeof(rq));
 	len = n - sizeof(rq);
-	if (rq.len != len) {
+	if ((size_t)n < sizeof(rq) || rq.len != len) {
 		h_send(cfd, -EPROTO, NULL, 0);
 		return;
 	}
@@ -533,10 +707,13 @@ static void h_request(struct helper *h, int ci)
 			h_send(cfd, -EBADF, NULL, 0);
 			return;
 		}
-		close(h->netns[rq.id]);
-		h->netns[rq.id] = -1;
+		h_delstack(h, rq.id);
 		h_send(cfd, 0, NULL, 0);
 		return;
+	case VDS_OP_NSFDS:
+		h_nsfds(h, cfd, &rq);
+		return;
+
 	case VDS_OP_SOCKET:
 		h_socket(h, cfd, &rq);
 		return;
@@ -620,17 +797,35 @@ static int h_read_lastcap(void)
 	return n > 0 ? v : 63;
 }
 
-/* nothing of the host leaks in: only stdio and the control socket */
+/* could not start: the host's vde_addstack gets why, then we are gone */
+static void h_fail(int ctl, int err)
+{
+	h_send(ctl, err < 0 ? err : -EIO, NULL, 0);
+	_exit(1);
+}
+
+/*
+ * Nothing of the host leaks in: only stdio, the control socket (fd 3) and
+ * the host's pidfd (fd 4).
+ */
 static void h_isolate(struct helper *h, const struct vds_helper_args *a,
 		      sigset_t *chld)
 {
+	struct pollfd host = { .events = POLLIN };
 	struct rlimit rl;
-	int sig;
+	int ctl, hostfd, sig;
 
-	if (a->ctl != 3 && dup3(a->ctl, 3, O_CLOEXEC) < 0)
-		_exit(1);
+	ctl = fcntl(a->ctl, F_DUPFD_CLOEXEC, 5);
+	if (ctl < 0)
+		h_fail(a->ctl, -errno);
+	hostfd = fcntl(a->hostfd, F_DUPFD_CLOEXEC, 5);
+	if (hostfd < 0)
+		h_fail(ctl, -errno);
+	if (dup3(ctl, 3, O_CLOEXEC) < 0 || dup3(hostfd, 4, O_CLOEXEC) < 0)
+		h_fail(ctl, -errno);
 	h->ctl = 3;
-	syscall(SYS_close_range, 4, ~0U, 0);
+	h->hostfd = host.fd = 4;
+	syscall(SYS_close_range, 5, ~0U, 0);
 	for (sig = 1; sig < 65; sig++) {
 		struct sigaction sa = { .sa_handler = SIG_DFL };
 
@@ -644,8 +839,8 @@ static void h_isolate(struct helper *h, const struct vds_helper_args *a,
 	sigprocmask(SIG_SETMASK, chld, NULL);
 	/* a terminal's ^C is for the host, which decides what to cancel */
 	setpgid(0, 0);
-	h->hostfd = syscall(SYS_pidfd_open, a->host, 0);
-	if (h->hostfd < 0 || getppid() != a->host)
+	/* the host died before we started watching: nobody to serve */
+	if (poll(&host, 1, 0) != 0)
 		_exit(1);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
@@ -654,36 +849,46 @@ static void h_isolate(struct helper *h, const struct vds_helper_args *a,
 }
 
 /* buffers, the epoll set of the control socket, SIGCHLD and the host */
-static void h_setup(struct helper *h, const sigset_t *chld)
+static void h_setup(struct helper *h, const struct vds_helper_args *a,
+		    const sigset_t *chld)
 {
 	h->lastcap = h_read_lastcap();
-	h->buf = h_grow(NULL, 0, h_page(sizeof(struct vds_req) + VDS_ARGS_MAX));
+	h->buf = h_grow(NULL, 0, h_page(sizeof(struct vds_req) + VDS_REQ_MAX));
 	h->argv = h_grow(NULL, 0, h_page(sizeof(char *) * (VDS_ARGC_MAX + 1)));
+	h->envp = h_grow(NULL, 0, h_page(sizeof(char *) * (VDS_ENVC_MAX + 1)));
+	if (!h->buf || !h->argv || !h->envp)
+		h_fail(h->ctl, -ENOMEM);
+	h->selffd = syscall(SYS_pidfd_open, getpid(), 0);
+	if (h->selffd < 0)
+		h_fail(h->ctl, -errno);
+	if (a->pidns) {
+		h->ownpid = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+		if (h->ownpid < 0)
+			h_fail(h->ctl, -errno);
+	}
 	h->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (h->ep < 0)
+		h_fail(h->ctl, -errno);
 	h->sigfd = signalfd(-1, chld, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (!h->buf || !h->argv || h->ep < 0 || h->sigfd < 0 ||
+	if (h->sigfd < 0 ||
 	    h_epoll_add(h, h->ctl, H_MAIN, 0) < 0 ||
 	    h_epoll_add(h, h->sigfd, H_SIGCHLD, 0) < 0 ||
 	    h_epoll_add(h, h->hostfd, H_HOST, 0) < 0)
-		_exit(1);
+		h_fail(h->ctl, -errno);
 }
 
 /*
- * The user namespace, where we are who we were (as the original library
- * maps it): root stays uid 0, a user stays that user.
+ * The user namespace (made by the clone), where we are who we were (as the
+ * original library maps it): root stays uid 0, a user stays that user.
  */
-static int h_userns(struct helper *h)
+static int h_userns(struct helper *h, const struct vds_helper_args *a)
 {
-	uid_t uid = geteuid();
-	gid_t gid = getegid();
-	int ret = unshare(CLONE_NEWUSER) < 0 ? -errno : 0;
+	int ret = h_write("/proc/self/setgroups", "deny\n", 5);
 
 	if (ret == 0)
-		ret = h_write("/proc/self/setgroups", "deny\n", 5);
+		ret = h_map("/proc/self/uid_map", a->uid);
 	if (ret == 0)
-		ret = h_map("/proc/self/uid_map", uid);
-	if (ret == 0)
-		ret = h_map("/proc/self/gid_map", gid);
+		ret = h_map("/proc/self/gid_map", a->gid);
 	if (ret == 0)
 		ret = h_limit_caps(h->lastcap);
 	return ret;
@@ -728,21 +933,28 @@ int vds_helper_main(void *arg)
 {
 	struct vds_helper_args *a = arg;
 	struct helper h = { .ctl = -1, .ep = -1, .sigfd = -1, .hostfd = -1,
-			    .curns = -1 };
+			    .curns = -1, .selffd = -1, .ownpid = -1, .curpid = -1 };
 	sigset_t chld;
 	int ret, i;
 
 	h_isolate(&h, a, &chld);
-	h_setup(&h, &chld);
-	ret = h_userns(&h);
-	h_send(h.ctl, ret, NULL, 0);
+	h_setup(&h, a, &chld);
+	ret = h_userns(&h, a);
 	if (ret < 0)
-		_exit(1);
+		h_fail(h.ctl, ret);
+	h_send(h.ctl, 0, NULL, 0);
 	h_serve(&h, a->spin_ns);
-	/* the host is gone: so are its commands, reaped here, not by init */
+	/*
+	 * The host is gone: so are its commands, reaped here, not by init.
+	 * (As the init of our PID namespace, our exit would end them anyway.)
+	 */
 	for (i = 0; i < h.nchan; i++)
 		if (h.chan[i].fd >= 0 && h.chan[i].pid > 0)
 			h_kill(h.chan[i].pid);
+	/* and every stack's processes */
+	for (i = 0; i < h.nnetns; i++)
+		if (h.netns[i] >= 0 && h.stk[i].init > 0)
+			kill(h.stk[i].init, SIGKILL);
 	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
 		;
 	_exit(0);

@@ -10,12 +10,21 @@
 /**
  * struct vds_helper_args - what the helper process starts from
  * @ctl:	its end of the main control socket
- * @host:	pid of the host process, whose death ends the helper
+ * @hostfd:	pidfd of the host process, whose death ends the helper
+ * @uid, @gid:	the host's effective ids, mapped to themselves in the
+ *		helper's user namespace
+ * @pidns:	1 if the helper is the init of a new PID namespace (cloned
+ *		with CLONE_NEWPID), where the stacks' PID namespaces go
  * @spin_ns:	how long it polls for the next request after one
+ *
+ * The helper is cloned into a new user namespace (CLONE_NEWUSER).
  */
 struct vds_helper_args {
 	int ctl;
-	pid_t host;
+	int hostfd;
+	uid_t uid;
+	gid_t gid;
+	int pidns;
 	int spin_ns;
 };
 

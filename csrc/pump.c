@@ -2,9 +2,10 @@
 /*
  * pump.c - frames between each stack's tap interface and its VDE network.
  *
- * A few threads (see pump_count()) each serve many stacks with one epoll set.  A ready fd is drained until it would block (up to a
- * budget, for fairness); the hot loop does a read and a write per frame and
- * nothing else.  VDE sockets are non-blocking, so one thread serving both
+ * A few threads (see pump_count()) each serve many stacks with one epoll
+ * set.  A ready fd is drained until it would block (up to a budget, for
+ * fairness); the hot loop does a read and a write per frame and nothing
+ * else.  VDE sockets are non-blocking, so one thread serving both
  * ends of a link cannot deadlock itself: a frame the peer cannot take now is
  * parked, its stack's tap is muted, and EPOLLOUT resumes it (backpressure
  * instead of loss).
@@ -26,6 +27,7 @@
 #include <sys/ioctl.h>
 #include <linux/sockios.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "offload.h"
 #include "pump.h"
@@ -57,6 +59,7 @@ struct ep {
  * @blocked, @pend, @job:	what the VDE side refused for now
  *		(backpressure): the rest of a packet, parked in @pend
  * @stream_dead:	the stream command is gone (EPIPE)
+ * @stream_out:	EPOLLOUT is watched on the stream socket (bytes queued)
  * @last_tx_ms:	when the tap last had frames (coarse clock)
  * @hung:	the VDE side went away: nothing moves any more
  * @cmd_next, @cmd_done:	the pump's queue of stacks to unregister
@@ -73,6 +76,7 @@ struct vds_pump_stack {
 	unsigned char *pend;
 	struct vds_txjob job;
 	int stream_dead;
+	int stream_out;
 	uint32_t last_tx_ms;
 	int hung;
 	struct vds_pump_stack *cmd_next;
@@ -164,17 +168,58 @@ static uint32_t vds_now_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int emit_vde(struct vds_stack *st, const void *f, size_t n)
+/*
+ * The one writer of the tap (GRO's callback), and its counters: a packet
+ * and the virtio-net header that describes it, in one write, standing for
+ * @frames frames of @bytes bytes from the VDE side.  They are counted
+ * before the write: a socket of the stack may have the data (and its
+ * reader look at the counters) before writev() even returns here.
+ */
+static void tap_write(void *opaque, const struct virtio_net_hdr *h,
+		      const void *pkt, size_t len, unsigned int frames, size_t bytes)
 {
-	if (vde_send(st->conn, f, n, 0) >= 0)
+	struct vds_stack *st = opaque;
+	struct iovec iov[2] = {
+		{ (void *)h, sizeof(*h) },
+		{ (void *)pkt, len },
+	};
+
+	st->stats.rx_frames += frames;
+	st->stats.rx_bytes += bytes;
+	if (writev(st->tap, iov, 2) != (ssize_t)(sizeof(*h) + len)) {
+		st->stats.rx_frames -= frames;
+		st->stats.rx_bytes -= bytes;
+		st->stats.rx_dropped += frames;
+	}
+}
+
+static void tx_counted(struct vds_stack *st, const struct vds_ofcount *c)
+{
+	st->stats.tx_frames += c->frames;
+	st->stats.tx_bytes += c->bytes;
+	st->stats.tx_dropped += c->dropped;
+}
+
+static int emit_vde(void *opaque, const void *f, size_t n)
+{
+	struct vds_stack *st = opaque;
+
+	if (vde_send(st->conn, f, n, 0) >= 0) {
+		if (st->stats.peer_lost)
+			st->stats.peer_lost = 0;
 		return 0;
+	}
+	/* a datagram link's other end is gone (ptp://): only a send tells */
+	if (st->data_dgram && (errno == ENOTCONN || errno == ECONNREFUSED))
+		st->stats.peer_lost = 1;
 	if ((errno == EAGAIN || errno == ENOBUFS) && st->data_drain)
 		return -EAGAIN;
 	return -errno;
 }
 
-static int emit_stream(struct vds_stack *st, const void *f, size_t n)
+static int emit_stream(void *opaque, const void *f, size_t n)
 {
+	struct vds_stack *st = opaque;
 	int ret = vds_stream_send(st, f, n);
 
 	if (ret == -EPIPE)
@@ -207,12 +252,26 @@ static void park(struct vds_pump_stack *ps, struct vds_txjob *j)
 static void unpark(struct vds_pump_stack *ps)
 {
 	struct vds_stack *st = ps->st;
+	struct vds_ofcount c = { 0 };
+	int ret = vds_txjob_run(&ps->job, emit_vde, st, &c);
 
-	if (vds_txjob_run(&ps->job, emit_vde, st) == -EAGAIN)
+	tx_counted(st, &c);
+	if (ret == -EAGAIN)
 		return;		/* still full: wait for the next EPOLLOUT */
 	ps->blocked = 0;
 	ep_mod(ps->pump, st->datafd, EPOLLIN, &ps->ep_data);
 	ep_mod(ps->pump, st->tap, EPOLLIN, &ps->ep_tap);
+}
+
+/* watch for room on the stream socket while bytes wait for it */
+static void stream_watch(struct vds_pump_stack *ps)
+{
+	int want = vds_stream_pending(ps->st);
+
+	if (want != ps->stream_out) {
+		ep_mod(ps->pump, ps->st->sfd, EPOLLIN | (want ? EPOLLOUT : 0), &ps->ep_data);
+		ps->stream_out = want;
+	}
 }
 
 static void from_tap(struct vds_pump_stack *ps, unsigned char *buf)
@@ -224,8 +283,10 @@ static void from_tap(struct vds_pump_stack *ps, unsigned char *buf)
 	ps->last_tx_ms = vds_now_ms();
 	for (k = 0; k < VDS_BUDGET && !ps->blocked; k++) {
 		ssize_t n = read(st->tap, buf, VDS_VNET_HLEN + VDS_TX_MAX);
+		struct vds_ofcount c = { 0 };
 		struct virtio_net_hdr h;
 		struct vds_txjob j;
+		int ret;
 
 		if (n <= VDS_VNET_HLEN) {
 			if (n < 0 && errno == EINTR)
@@ -237,7 +298,9 @@ static void from_tap(struct vds_pump_stack *ps, unsigned char *buf)
 			st->stats.tx_dropped++;
 			continue;
 		}
-		if (vds_txjob_run(&j, stream ? emit_stream : emit_vde, st) == -EAGAIN) {
+		ret = vds_txjob_run(&j, stream ? emit_stream : emit_vde, st, &c);
+		tx_counted(st, &c);
+		if (ret == -EAGAIN) {
 			park(ps, &j);
 			return;
 		}
@@ -246,6 +309,8 @@ static void from_tap(struct vds_pump_stack *ps, unsigned char *buf)
 			return;
 		}
 	}
+	if (stream)
+		stream_watch(ps);
 }
 
 /* more to receive on a datafd that is not a plain socket (an epoll set)? */
@@ -262,6 +327,7 @@ static void from_vde(struct vds_pump_stack *ps, unsigned char *buf)
 	struct vds_gro *gro = &ps->pump->gro;
 	int k = 0;
 
+	gro->opaque = st;
 	/*
 	 * A plain socket is drained until EAGAIN.  Plugins whose datafd is an
 	 * epoll set of their own (switch, hub, vxvde) block in vde_recv when
@@ -285,10 +351,11 @@ static void from_vde(struct vds_pump_stack *ps, unsigned char *buf)
 				hangup(ps);
 				return;
 			}
+			st->stats.rx_empty++;
 			continue;
 		}
 		if (vds_frame_ok(st, n))
-			vds_gro_push(gro, st, buf, n);
+			vds_gro_push(gro, buf, n);
 	} while (++k < VDS_BUDGET && (st->data_drain || more_ready(st->datafd)));
 	vds_gro_flush(gro);
 }
@@ -296,21 +363,40 @@ static void from_vde(struct vds_pump_stack *ps, unsigned char *buf)
 static void from_stream(struct vds_pump_stack *ps, unsigned char *buf)
 {
 	struct vds_stack *st = ps->st;
+	struct vds_gro *gro = &ps->pump->gro;
 	int k;
 
+	/* the frames decoded go through GRO, as the VDE side's do */
+	gro->opaque = st;
 	for (k = 0; k < VDS_BUDGET; k++) {
 		ssize_t n = recv(st->sfd, buf, VDS_BUF_SIZE, MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
-			return;
+			break;
 		if (n <= 0) {
+			vds_gro_flush(gro);
 			hangup(ps);
 			return;
 		}
-		vds_stream_input(st, buf, n);
+		vds_stream_input(st, gro, buf, n);
 	}
+	vds_gro_flush(gro);
+}
+
+/* the stream socket: room for what is queued, bytes from the command */
+static void stream_event(struct vds_pump_stack *ps, uint32_t ev, unsigned char *buf)
+{
+	if (ev & EPOLLOUT) {
+		if (vds_stream_flush(ps->st) == -EPIPE) {
+			hangup(ps);
+			return;
+		}
+		stream_watch(ps);
+	}
+	if (ev & ~EPOLLOUT)
+		from_stream(ps, buf);
 }
 
 static void data_event(struct vds_pump_stack *ps, uint32_t ev, unsigned char *buf)
@@ -390,7 +476,7 @@ static void *pump_main(void *arg)
 				hangup(ps);
 				break;
 			case EP_STREAM:
-				from_stream(ps, buf);
+				stream_event(ps, evs[i].events, buf);
 				break;
 			default:
 				break;
@@ -428,9 +514,10 @@ static int pump_start(struct vds_pump *p)
 	int ret;
 
 	if (!p->gro.buf)
-		p->gro.buf = malloc(VDS_GRO_BUF);
+		p->gro.buf = malloc(VDS_GRO_MAX);
 	if (!p->gro.buf)
 		return -ENOMEM;
+	p->gro.write = tap_write;
 	if (p->ep < 0)
 		p->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (p->wake < 0) {
@@ -653,8 +740,9 @@ int vds_pump_add(struct vds_pumps *pool, struct vds_stack *st)
 }
 
 /* send one frame at teardown, waiting a little for room if need be */
-static int emit_wait(struct vds_stack *st, const void *f, size_t n)
+static int emit_wait(void *opaque, const void *f, size_t n)
 {
+	struct vds_stack *st = opaque;
 	int tries, ret = -EAGAIN;
 
 	for (tries = 0; tries < 20 && ret == -EAGAIN; tries++) {
@@ -675,13 +763,14 @@ static int emit_wait(struct vds_stack *st, const void *f, size_t n)
 static void pump_flush(struct vds_pump_stack *ps)
 {
 	struct vds_stack *st = ps->st;
+	struct vds_ofcount c = { 0 };
 	unsigned char *buf;
 	int k;
 
 	if (ps->hung || st->kind == VDS_KIND_NONE)
 		return;
 	if (ps->blocked)
-		vds_txjob_run(&ps->job, emit_wait, st);
+		vds_txjob_run(&ps->job, emit_wait, st, &c);
 	ps->blocked = 0;
 	buf = malloc(VDS_VNET_HLEN + VDS_TX_MAX);
 	for (k = 0; buf && k < VDS_BUDGET; k++) {
@@ -706,9 +795,12 @@ static void pump_flush(struct vds_pump_stack *ps)
 			break;
 		memcpy(&h, buf, sizeof(h));
 		if (vds_txjob_init(&j, buf + VDS_VNET_HLEN, n - VDS_VNET_HLEN, &h) == 0)
-			vds_txjob_run(&j, emit_wait, st);
+			vds_txjob_run(&j, emit_wait, st, &c);
+		else
+			c.dropped++;
 	}
 	free(buf);
+	tx_counted(st, &c);
 	/*
 	 * A switch may close a port before reading its last datagrams once
 	 * the control connection ends: give the peer a moment to take what

@@ -21,8 +21,10 @@
 #include "proto.h"
 #include "pump.h"
 #include "stack.h"
+#include "reclaim.h"
 #include "stream.h"
 #include "util.h"
+#include "vds_python.h"
 
 #define VDS_VERSION "1.0.0"
 
@@ -104,6 +106,23 @@ struct vds_stack *vds_stack_get(struct vdestack *h, int *err)
 }
 
 /*
+ * The network side of a stack, in the process that owns it: no more frames,
+ * the VDE connection closed (which unlinks ptp/switch paths), the stream
+ * command ended.  At vde_delstack(), even while another thread's call (a
+ * long command) still holds the stack: that call needs only the helper.
+ */
+static void stack_unplug(struct vds_stack *st)
+{
+	vds_pump_remove(st);
+	if (st->conn) {
+		vde_close(st->conn);
+		st->conn = NULL;
+		st->datafd = st->ctlfd = -1;
+	}
+	vds_stream_stop(st, 1);
+}
+
+/*
  * Also a half-built stack: every field starts empty (-1, NULL), so a
  * constructor's failure path is this one call.
  */
@@ -111,18 +130,14 @@ static void stack_free(struct vds_stack *st)
 {
 	int owned = !st->ctx || vds_ctx_owned(st->ctx);
 
-	if (owned)
-		vds_pump_remove(st);
-	if (st->conn) {
-		if (owned) {
-			vde_close(st->conn);	/* unlinks ptp/switch paths */
-		} else {
-			/* a forked child: the connection is the parent's */
-			if (st->datafd >= 0)
-				close(st->datafd);
-			if (st->ctlfd >= 0 && st->ctlfd != st->datafd)
-				close(st->ctlfd);
-		}
+	if (owned) {
+		stack_unplug(st);
+	} else if (st->conn) {
+		/* a forked child: the connection is the parent's */
+		if (st->datafd >= 0)
+			close(st->datafd);
+		if (st->ctlfd >= 0 && st->ctlfd != st->datafd)
+			close(st->ctlfd);
 	}
 	vds_stream_stop(st, owned);
 	if (st->tap >= 0)
@@ -173,12 +188,18 @@ static void classify_datafd(struct vds_stack *st)
 	st->data_dgram = type == SOCK_DGRAM;
 }
 
-/*
- * The kernel's rule for interface names (dev_valid_name()): 1 to 15 bytes,
- * not "." or "..", no '/', ':' or white space (its isspace(), which counts
- * 0xa0 too).  Checked here, so a bad name fails before anything starts.
+/**
+ * vds_ifname_valid() - may the kernel name an interface so?
+ * @name:	the name
+ *
+ * The kernel's rule (dev_valid_name()): 1 to 15 bytes, not "." or "..",
+ * no '/', ':' or white space (its isspace(), which counts 0xa0 too).
+ * vde_addstack() checks it first, so a bad name fails before anything
+ * starts; the Python binding asks it to word its ValueError.
+ *
+ * Return: 1 if valid, else 0
  */
-static int ifname_valid(const char *name)
+int vds_ifname_valid(const char *name)
 {
 	size_t len = strnlen(name, IFNAMSIZ);
 	const unsigned char *p;
@@ -206,6 +227,8 @@ static int stack_connect(struct vds_stack *st, const char *vnl)
 		st->kind = VDS_KIND_STREAM;
 		return vds_stream_start(st, vnl + 1);
 	}
+	/* a switch:// left by a dead owner is taken back, a live one never */
+	vds_reclaim_stale(vnl);
 	copy = strdup(vnl);
 	if (!copy)
 		return -ENOMEM;
@@ -272,12 +295,14 @@ static int stack_new(const char *vnl, const char *ifname, struct vdestack **out)
 	st->netns = st->tap = st->datafd = st->ctlfd = st->sfd = -1;
 	st->spid = -1;
 	ret = -EINVAL;
-	if (!ifname_valid(name))
+	if (!vds_ifname_valid(name))
 		goto fail;
 	memcpy(st->ifname, name, strlen(name) + 1);
 	ret = stack_connect(st, vnl);
 	if (ret == 0)
 		ret = stack_attach(st);
+	if (ret == 0 && st->kind == VDS_KIND_STREAM)
+		ret = vds_stream_adopt(st);
 	if (ret == 0 && st->tap >= 0)
 		ret = vds_pump_add(st->ctx->pumps, st);
 	if (ret < 0)
@@ -339,10 +364,13 @@ VDS_EXPORT void vde_delstack(struct vdestack *stack)
 		handle_free(stack);
 	}
 	pthread_mutex_unlock(&vds_glock);
-	if (st)
-		vds_stack_put(st);
-	else
+	if (!st) {
 		errno = EBADF;
+		return;
+	}
+	if (!st->ctx || vds_ctx_owned(st->ctx))
+		stack_unplug(st);
+	vds_stack_put(st);
 }
 
 /**

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * stack.h - the state behind one vdestack handle (stack.c), shared by the
- * parts that work on a stack: its frames (pump.c, stream.c, the offloads),
+ * parts that work on a stack: its frames (pump.c, stream.c),
  * its commands (cmd.c) and its sockets (msocket.c).
  *
  * Locks: vds_glock (ctx.h) protects @refs and the handles.  The other
@@ -39,6 +39,7 @@ enum vds_kind { VDS_KIND_NONE, VDS_KIND_VDE, VDS_KIND_STREAM };
  * @data_dgram:	... a datagram socket: 0 bytes is no EOF
  * @sfd, @spid, @vs:	stream mode (stream.c): socket to the command, its
  *		pid, framing
+ * @sq:		stream mode: bytes the command did not take yet (stream.c)
  * @pump:	the pump's state for this stack (pump.c), or NULL
  * @stats:	frame counters
  * @ifname:	interface name
@@ -57,6 +58,7 @@ struct vds_stack {
 	int sfd;
 	pid_t spid;
 	VDESTREAM *vs;
+	struct vds_streamq *sq;
 	struct vds_pump_stack *pump;
 	struct vdestack_stats stats;
 	char ifname[IFNAMSIZ];

@@ -90,6 +90,14 @@ int vde_stack_onecmd(char **argv, void *stack);
  * @rx_oversize:	received items longer than VDE_ETHBUFSIZE, dropped
  * @hung_up:	1 once the VDE side (switch, stream command) went away;
  *		no frame moves for this stack after that
+ * @peer_lost:	1 while frames find no peer on a datagram link (ptp://
+ *		whose other end closed or died: ENOTCONN/ECONNREFUSED on
+ *		send), 0 again once one is sent; seen only when sending
+ * @rx_empty:	zero-length datagrams received (not an end of stream),
+ *		dropped
+ *
+ * The fields after hung_up took the place of reserved ones: the size and
+ * layout of the struct are those of version 1.0.
  */
 struct vdestack_stats {
 	uint64_t tx_frames;
@@ -101,7 +109,9 @@ struct vdestack_stats {
 	uint64_t rx_runt;
 	uint64_t rx_oversize;
 	uint32_t hung_up;
-	uint32_t reserved[7];
+	uint32_t peer_lost;
+	uint64_t rx_empty;
+	uint32_t reserved[4];
 };
 
 /* Fill *stats for stack.  0, or -1 with errno (EINVAL, EBADF). */
@@ -113,6 +123,14 @@ int vdestack_stats(struct vdestack *stack, struct vdestack_stats *stats);
  * or ';'.  Returns the exit status (see above), or -1 with errno.
  */
 int vdestack_cmdv(struct vdestack *stack, char *const argv[]);
+
+/*
+ * vdestack_cmdv with an explicit environment for the command (envp NULL:
+ * the caller's environment at the time of the call, as vde_stackcmd and
+ * vdestack_cmdv use).  At most 128 KiB and 4096 strings of environment, and
+ * 64 KiB and 4096 strings of arguments: -1 with errno E2BIG past that.
+ */
+int vdestack_cmdve(struct vdestack *stack, char *const argv[], char *const envp[]);
 
 /* The library version, e.g. "1.0.0". */
 const char *vdestack_version(void);

@@ -9,6 +9,7 @@ set -euo pipefail
 PKGS=(
 	build-essential cmake pkg-config git	# C toolchain, CMake
 	binutils groff-base			# nm (export check), groff (man page check)
+	clang libclang-rt-dev			# libFuzzer targets (scripts/fuzz.sh)
 	libvdeplug-dev vdeplug			# libvdeplug4 + plugins, vde_plug
 	libc-ares-dev libmnl-dev		# name resolution, rtnetlink (DHCP/SLAAC)
 	radvd dnsmasq-base isc-dhcp-server	# real servers the DHCP/DNS tests run

@@ -9,14 +9,23 @@
 #      world-readable temp dir (the clone may be under /root, mode 0700)
 #   4. ctest: every C test as root and as vdstest, the conformance programs
 #      of ../shared/conformance as both, the build checks
-#   5. the Python package in a venv made from /usr/bin/python3, its tests
-#      (tests/python) as root and as vdstest
+#   5. scripts/sanitize.sh: the C library and C tests under ASan+UBSan and
+#      under ThreadSanitizer, as root, zero reports (one check per test)
+#   6. scripts/fuzz.sh: every libFuzzer target in fuzz/ for a short time
+#      (VDESTACK_FUZZ_SECONDS, default 10 s each; one check per target)
+#   7. the Python package: pip install from a read-only copy of the tree
+#      (as vdstest); `python -m build` (sdist, then a wheel from the
+#      sdist); the sdist checked complete; the wheel installed into a fresh
+#      venv made from /usr/bin/python3; its tests (tests/python) run
+#      against it as root and as vdstest
 # Ends with "summary: N passed, N failed"; exit status 0 only if all passed.
 #
 # env: VDESTACK_TEST_USER (vdstest)  KEEP_WORK=1 keeps the temp dir
 #      VDESTACK_CONFORMANCE_DIR (default: ../shared/conformance beside this
 #      checkout, or beside the local repository it was cloned from)
 #      VDESTACK_SKIP_PYTHON=1 runs only the C part (for C development)
+#      VDESTACK_SKIP_SANITIZE=1, VDESTACK_SKIP_FUZZ=1 skip those parts
+#      (development only: a skipped part counts as a failure)
 set -uo pipefail
 umask 022
 
@@ -199,6 +208,39 @@ if [ "$build_ok" = 1 ]; then
 	fi
 fi
 
+# ------------------------------------------------------ sanitizers, fuzzing --
+run_counted() {	# run_counted LABEL COMMAND...: its "summary: N passed, N failed"
+	local label=$1 log="$WORK/$1.log" t0=$(date +%s) rc line
+	shift
+	env VDESTACK_TEST_RUN="$WORK" "$@" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E '^summary: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+	if [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+		PASSED=$((PASSED + BASH_REMATCH[1]))
+		FAILED=$((FAILED + BASH_REMATCH[2]))
+		[ "${BASH_REMATCH[2]}" -gt 0 ] && PROBLEMS+=("$label: ${BASH_REMATCH[2]} failed")
+		[ "${BASH_REMATCH[2]}" -eq 0 ] && [ "$rc" -ne 0 ] && problem "$label exited with $rc"
+	else
+		problem "$label ended without a summary (exit $rc)"
+	fi
+	echo "test.sh: $label took $(($(date +%s) - t0)) s"
+}
+
+if [ -n "${VDESTACK_SKIP_SANITIZE:-}" ]; then
+	problem "the sanitizer builds were skipped (VDESTACK_SKIP_SANITIZE is set)"
+else
+	say "sanitizers: ASan+UBSan and TSan builds of the library and C tests"
+	run_counted sanitize env SANITIZE_WORK="$WORK/sanitize" JOBS="$JOBS" \
+		bash "$ROOT/scripts/sanitize.sh"
+fi
+if [ -n "${VDESTACK_SKIP_FUZZ:-}" ]; then
+	problem "the fuzz targets were skipped (VDESTACK_SKIP_FUZZ is set)"
+else
+	say "fuzz targets, ${VDESTACK_FUZZ_SECONDS:-10} s each"
+	run_counted fuzz env FUZZ_WORK="$WORK/fuzz" \
+		bash "$ROOT/scripts/fuzz.sh" "${VDESTACK_FUZZ_SECONDS:-10}"
+fi
+
 # ------------------------------------------------------------ Python part --
 run_pytest() {	# run_pytest LABEL [runuser prefix...]
 	local label=$1 log="$WORK/pytest-$1.log" rc line n
@@ -226,6 +268,81 @@ run_pytest() {	# run_pytest LABEL [runuser prefix...]
 	fi
 }
 
+# source_copy DIR: the files of a clone (tracked and new, not ignored) in
+# DIR, owned by root and read-only to the test user: what a user builds from.
+source_copy() {
+	local dir=$1
+	mkdir -p "$dir" || return 1
+	if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+		git -C "$ROOT" ls-files -z -c -o --exclude-standard |
+			tar -C "$ROOT" --null --ignore-failed-read -T - -cf - 2>/dev/null |
+			tar -C "$dir" -xf -
+	else
+		tar -C "$ROOT" --exclude=./build --exclude='*.egg-info' -cf - . | tar -C "$dir" -xf -
+	fi
+}
+
+# pip install from a checkout the user cannot write to (as $TEST_USER from
+# the root-owned copy): it must build and leave the tree exactly as it was.
+readonly_install_check() {
+	local site="$WORK/home/ro-install" before after
+	before=$(cd "$WORK/src" && find . -printf '%p %s %T@\n' | sort)
+	if ! runuser -u "$TEST_USER" -- env HOME="$WORK/home" "$WORK/venv/bin/pip" install -q \
+			--disable-pip-version-check --no-build-isolation --no-deps --target "$site" \
+			"$WORK/src" >"$WORK/ro-install.log" 2>&1; then
+		tail -20 "$WORK/ro-install.log"
+		problem "pip install from a read-only checkout (as $TEST_USER)"
+		return
+	fi
+	after=$(cd "$WORK/src" && find . -printf '%p %s %T@\n' | sort)
+	if [ "$before" != "$after" ]; then
+		diff <(echo "$before") <(echo "$after") | head -20
+		problem "pip install wrote into the read-only checkout"
+		return
+	fi
+	# the package built there works: bytes through a connection in a stack
+	# (from /: python -c puts the current directory first on sys.path)
+	if (cd / && runuser -u "$TEST_USER" -- env HOME="$WORK/home" PYTHONPATH="$site" \
+			"$WORK/venv/bin/python" -c '
+import vdestack
+assert vdestack.__file__.startswith("'"$site"'/"), vdestack.__file__
+with vdestack.Stack() as s, s.socket() as srv, s.socket() as c:
+    srv.bind(("127.0.0.1", 0)); srv.listen(1); c.connect(srv.getsockname())
+    conn, _ = srv.accept(); c.sendall(b"read-only"); assert conn.recv(9) == b"read-only"
+    conn.close()
+print("pip install from a read-only checkout: built, tree untouched, works")'); then
+		PASSED=$((PASSED + 1))
+	else
+		problem "the package pip installed from a read-only checkout does not work"
+	fi
+}
+
+# The sdist is a complete source release: every file of the clone is in it.
+sdist_check() {
+	local sdist
+	sdist=$(ls "$WORK"/dist/vdestack-*.tar.gz 2>/dev/null | head -1)
+	if [ -z "$sdist" ] || ! ls "$WORK"/dist/vdestack-*.whl >/dev/null 2>&1; then
+		problem "python -m build made no sdist or no wheel: $(ls "$WORK/dist" 2>&1)"
+		return 1
+	fi
+	if (cd "$ROOT" && git ls-files -c -o --exclude-standard 2>/dev/null) | "$WORK/venv/bin/python" -c '
+import os, sys, tarfile
+root, sdist = sys.argv[1], sys.argv[2]
+with tarfile.open(sdist) as t:
+    have = {n.split("/", 1)[1] for n in t.getnames() if "/" in n}
+want = {f for f in sys.stdin.read().splitlines() if f and os.path.exists(os.path.join(root, f))}
+missing = sorted(want - have - {".gitignore"})
+if missing:
+    sys.exit("the sdist lacks: " + " ".join(missing))
+print(f"sdist complete: {len(want)} files of the clone, all in {os.path.basename(sdist)}")
+' "$ROOT" "$sdist"; then
+		PASSED=$((PASSED + 1))
+		return 0
+	fi
+	problem "the sdist is not a complete source release"
+	return 1
+}
+
 if [ -n "${VDESTACK_SKIP_PYTHON:-}" ]; then
 	say "Python suite skipped (VDESTACK_SKIP_PYTHON)"
 	problem "the Python suite was skipped (VDESTACK_SKIP_PYTHON is set)"
@@ -234,8 +351,10 @@ elif [ ! -f "$ROOT/setup.py" ] && [ ! -f "$ROOT/pyproject.toml" ]; then
 elif [ ! -d "$ROOT/tests/python" ]; then
 	problem "no tests/python: the Python suite is missing"
 else
-	say "Python package in a venv ($WORK/venv, /usr/bin/python3)"
+	say "Python package: sdist and wheel (python -m build), the wheel in a fresh venv"
 	py_ok=1
+	mkdir -p "$WORK/home"	# HOME and pytest's tmp_path: gone with $WORK
+	chown "$TEST_USER" "$WORK/home"
 	if ! /usr/bin/python3 -m venv "$WORK/venv"; then
 		problem "python3 -m venv"
 		py_ok=0
@@ -243,19 +362,32 @@ else
 			-r "$ROOT/requirements-test.txt"; then
 		problem "pip install -r requirements-test.txt"
 		py_ok=0
-	elif ! "$WORK/venv/bin/pip" install -q --disable-pip-version-check \
-			--no-build-isolation "$ROOT"; then
-		problem "pip install --no-build-isolation . (the vdestack package)"
+	elif ! source_copy "$WORK/src"; then
+		problem "copying the source tree to $WORK/src"
 		py_ok=0
+	else
+		readonly_install_check
+		if ! (cd "$WORK" && "$WORK/venv/bin/python" -m build --outdir "$WORK/dist" "$WORK/src") \
+				>"$WORK/build.log" 2>&1; then
+			tail -40 "$WORK/build.log"
+			problem "python -m build (sdist, then the wheel from it)"
+			py_ok=0
+		elif ! sdist_check; then
+			py_ok=0
+		elif ! "$WORK/venv/bin/pip" install -q --disable-pip-version-check --no-deps \
+				"$WORK"/dist/vdestack-*.whl; then
+			problem "pip install of the wheel that python -m build made"
+			py_ok=0
+		else
+			echo "installed $(cd "$WORK/dist" && ls vdestack-*.whl) into $WORK/venv"
+		fi
 	fi
 	if [ "$py_ok" = 1 ]; then
 		# copies the test user can read (the clone may be mode 0700)
 		cp -r "$ROOT/tests/python" "$WORK/pytests"
 		mkdir -p "$WORK/examples"
 		[ -d "$ROOT/examples/python" ] && cp -r "$ROOT/examples/python" "$WORK/examples/python"
-		mkdir -p "$WORK/home"	# HOME and pytest's tmp_path: gone with $WORK
-		chown "$TEST_USER" "$WORK/home"
-		say "Python tests as root"
+		say "Python tests as root (against the installed wheel)"
 		run_pytest root
 		say "Python tests as $TEST_USER"
 		run_pytest "$TEST_USER" runuser -u "$TEST_USER" --

@@ -18,7 +18,15 @@ The C core (the same sources as libvdestack.so) is compiled into the
 extension ``vdestack._core``.
 """
 
-from . import _core
+try:
+    from . import _core
+except ImportError as _exc:         # say which system package is missing
+    from ._loaderror import explain as _explain
+    _msg = _explain(_exc)
+    if _msg is None:
+        raise
+    raise ImportError(_msg, name=_exc.name, path=_exc.path) from _exc
+from ._carry import carry
 from ._default import as_default, current_stack, default_stack
 from ._resolve import Lease
 from ._socket import StackSocket
@@ -39,5 +47,5 @@ def core_version() -> str:
 
 __all__ = [
     "Stack", "StackSocket", "Lease", "default_stack", "as_default", "current_stack",
-    "core_version", "STATUS_NOEXEC", "STATUS_SIGNAL", "__version__",
+    "core_version", "STATUS_NOEXEC", "STATUS_SIGNAL", "__version__", "carry",
 ]

@@ -33,7 +33,9 @@ cdef extern from "vdestack.h" nogil:
         uint64_t rx_runt
         uint64_t rx_oversize
         uint32_t hung_up
-        uint32_t reserved[7]
+        uint32_t peer_lost
+        uint64_t rx_empty
+        uint32_t reserved[4]
 
     int vdestack_stats(vdestack *stack, vdestack_stats_t *stats)
     int vdestack_cmdv(vdestack *stack, char **argv)
@@ -45,6 +47,12 @@ cdef extern from "vds_python.h" nogil:
                           int (*interrupted)(void *) noexcept nogil, void *arg)
     int vds_cmdv_intr(vdestack *stack, char **argv,
                       int (*interrupted)(void *) noexcept nogil, void *arg)
+    int vds_stackcmde_intr(vdestack *stack, const char *cmdline, char **envp,
+                           int (*interrupted)(void *) noexcept nogil, void *arg)
+    int vds_cmdve_intr(vdestack *stack, char **argv, char **envp,
+                       int (*interrupted)(void *) noexcept nogil, void *arg)
+    int vds_ifname_valid(const char *name)
+    int vds_parse_cmdline(const char *line, char ***cmdsp, int absolute)
 
 
 cdef extern from "<netdb.h>" nogil:

@@ -3,30 +3,22 @@
 
 One class, :class:`CoreStack`, owns one ``struct vdestack *`` of the C core
 (compiled into this extension from csrc/).  It converts arguments, releases
-the GIL around every call that can block, turns failures into ``OSError``
-with the errno of the failing call, and keeps a stack alive while a call in
-another thread still uses it.  Everything else (the ``Stack`` class, the
-socket subclass, the default stack) is plain Python in the package.
+the GIL around every call, and turns a failure into an exception with the
+errno of the failing call.  Nothing else: the C core checks the arguments
+(interface names by the kernel's rule), keeps a stack alive while a call in
+another thread still uses it (a deleted one fails with EBADF, safely), and
+retries calls a signal interrupts (only commands, which a signal handler may
+cancel, return EINTR).  The ``Stack`` class, the socket objects and the
+default stack are plain Python in the package.
 """
 
 from cpython.exc cimport PyErr_CheckSignals
-from libc.errno cimport EINTR, errno
+from libc.errno cimport EINVAL, ENOMEM, errno
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 import os
-import _socket
-from operator import index as _index
 
-_csocket_init = _socket.socket.__init__
-cdef int _SOCK_CLOEXEC = _socket.SOCK_CLOEXEC
-
-# Keys of the dict returned by CoreStack.stats(), in struct order.
-STATS_FIELDS = ("tx_frames", "tx_bytes", "rx_frames", "rx_bytes",
-                "tx_dropped", "rx_dropped", "rx_runt", "rx_oversize",
-                "hung_up")
-
-IFNAMSIZ = 16                      # interface names: at most 15 bytes
 STATUS_NOEXEC = VDESTACK_STATUS_NOEXEC
 STATUS_SIGNAL = VDESTACK_STATUS_SIGNAL
 
@@ -59,15 +51,6 @@ cdef int _raise_errno(int err, str what) except -1:
     raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-cdef int _retry_or_raise(int err, str what) except -1:
-    """After a failed call: on EINTR run the signal handlers (PEP 475) and
-    return 0 so that the caller retries; raise OSError otherwise."""
-    if err == EINTR:
-        PyErr_CheckSignals()      # raises what a handler raised
-        return 0
-    return _raise_errno(err, what)
-
-
 cdef class _Interrupt:
     """What the interrupted() callback of a command found."""
     cdef object exc
@@ -89,24 +72,54 @@ cdef int _interrupted(void *arg) noexcept nogil:
     return 0
 
 
+cdef int _command_done(int rc, int err, _Interrupt intr, object command) except -1:
+    """A command's outcome: what a signal handler raised while it ran, else
+    OSError for rc < 0, else its exit status rc.  command: the bytes of a
+    command line or the list of an argv, for the message."""
+    if intr.exc is not None:
+        exc, intr.exc = intr.exc, None
+        raise exc
+    if rc < 0:
+        if isinstance(command, bytes):
+            shown = os.fsdecode(command)
+        else:
+            shown = [os.fsdecode(a) for a in command]
+        _raise_errno(err, f"cannot run command {shown!r}")
+    return rc
+
+
+cdef char **_cvector(object items) except? NULL:
+    """A malloc()ed NULL-terminated vector over a list of bytes, or NULL
+    for None.  The bytes objects must outlive it (the caller holds them)."""
+    cdef Py_ssize_t n, i
+    cdef char **v
+    if items is None:
+        return NULL
+    if not isinstance(items, list) or not all(isinstance(x, bytes) for x in items):
+        raise TypeError("env must be a list of bytes")
+    n = len(items)
+    v = <char **>malloc((n + 1) * sizeof(char *))
+    if v == NULL:
+        raise MemoryError()
+    for i in range(n):
+        v[i] = <bytes>items[i]
+    v[n] = NULL
+    return v
+
+
 cdef class CoreStack:
     """One stack of the C core: ``vde_addstack(vnl, ifname)``.
 
     vnl None or empty: loopback only.  ifname None: ``vde0``.  Raises
     OSError (errno of vde_addstack) when the stack cannot be made,
-    TypeError/ValueError for arguments of the wrong type or value.
+    ValueError for an interface name the kernel refuses, TypeError for
+    arguments of the wrong type.
     """
 
     cdef vdestack *_stack
-    cdef int _busy                 # calls running without the GIL
-    cdef bint _closing             # close() was called
-    cdef readonly int owner_pid    # process that created the stack
 
     def __cinit__(self):
         self._stack = NULL
-        self._busy = 0
-        self._closing = False
-        self.owner_pid = 0
 
     def __init__(self, vnl=None, ifname=None):
         cdef bytes bvnl = None
@@ -115,7 +128,7 @@ cdef class CoreStack:
         cdef char *cifname = NULL
         cdef vdestack *st = NULL
         cdef int err = 0
-        if self._stack != NULL or self._closing:
+        if self._stack != NULL:
             raise RuntimeError("CoreStack.__init__ called twice")
         if vnl is not None:
             bvnl = _cstring(vnl, "vnl")
@@ -124,105 +137,79 @@ cdef class CoreStack:
             if not isinstance(ifname, (str, bytes)):
                 raise TypeError(f"ifname must be str or bytes, not {type(ifname).__name__}")
             bifname = _cstring(ifname, "ifname")
-            if len(bifname) == 0 or len(bifname) >= IFNAMSIZ:
-                raise ValueError(f"invalid interface name {ifname!r}: "
-                                 f"it must have 1 to {IFNAMSIZ - 1} bytes")
-            if bifname in (b".", b"..") or any(c in bifname for c in b"/: \t\n\r\v\f"):
-                raise ValueError(f"invalid interface name {ifname!r}")
             cifname = bifname
+        with nogil:
+            st = vde_addstack(cvnl, cifname)
+            err = errno
+        if st != NULL:
+            self._stack = st
+            return
+        if err == EINVAL and cifname != NULL and not vds_ifname_valid(cifname):
+            raise ValueError(f"invalid interface name {ifname!r}: the kernel takes "
+                             f"1 to 15 bytes, not '.' or '..', without '/', ':' "
+                             f"or white space")
         if bvnl:
-            what = f"cannot open VNL {os.fsdecode(bvnl)!r}"
-        else:
-            what = "cannot create a stack"
-        while st == NULL:
-            with nogil:
-                st = vde_addstack(cvnl, cifname)
-                err = errno
-            if st == NULL:
-                _retry_or_raise(err, what)
-        self._stack = st
-        self.owner_pid = os.getpid()
+            _raise_errno(err, f"cannot open VNL {os.fsdecode(bvnl)!r}")
+        _raise_errno(err, "cannot create a stack")
 
     def __dealloc__(self):
-        # Nothing can be running: every call holds a reference to self.
         cdef vdestack *st = self._stack
         self._stack = NULL
         if st != NULL:
             with nogil:
                 vde_delstack(st)
 
-    cdef vdestack *_enter(self) except NULL:
-        """Start a call: the stack must be open; it stays alive until _leave."""
-        if self._stack == NULL or self._closing:
+    cdef vdestack *_open(self) except NULL:
+        if self._stack == NULL:
             raise ValueError("I/O operation on closed stack")
-        self._busy += 1
         return self._stack
-
-    cdef void _leave(self) noexcept:
-        """End a call; the last one frees a stack closed in the meantime."""
-        self._busy -= 1
-        if self._closing and self._busy == 0:
-            self._free()
-
-    cdef void _free(self) noexcept:
-        cdef vdestack *st = self._stack
-        self._stack = NULL
-        if st != NULL:
-            # In a forked child the core releases only the child's copy:
-            # the parent's stack keeps working.
-            with nogil:
-                vde_delstack(st)
 
     @property
     def closed(self):
         """True once close() was called."""
-        return self._closing or self._stack == NULL
+        return self._stack == NULL
 
     def close(self):
         """Delete the stack (vde_delstack); idempotent.
 
-        If another thread is still inside a call on this stack, the stack is
-        deleted when that call returns; new calls raise ValueError at once.
+        A call running in another thread keeps the C state alive until it
+        returns; new calls raise ValueError at once.  In a forked child the
+        core releases only the child's copy: the parent's stack keeps working.
         """
-        if self._closing or self._stack == NULL:
-            return
-        self._closing = True
-        if self._busy == 0:
-            self._free()
+        cdef vdestack *st = self._stack
+        self._stack = NULL
+        if st != NULL:
+            with nogil:
+                vde_delstack(st)
 
-    def cmd(self, command):
+    def cmd(self, command, env=None):
         """Run ';'-separated commands (full paths) in the stack.
 
+        env: None (the process's environment now) or a list of b"NAME=value".
         Returns the exit status of the first command that failed, 0 if all
         succeeded (127: cannot execute, 128+N: killed by signal N).  Raises
-        OSError on failure (EINVAL for a relative path or an empty line) and
-        whatever a signal handler raised while the command ran (the command
-        is then killed).
+        OSError on failure (EINVAL for a relative path or an empty line,
+        E2BIG for an environment past the limit) and whatever a signal
+        handler raised while the command ran (the command is then killed).
         """
         cdef bytes b = _cstring(command, "command")
         cdef const char *c = b
         cdef _Interrupt intr = _Interrupt()
-        cdef vdestack *st
+        cdef vdestack *st = self._open()
         cdef int rc = -1
         cdef int err = 0
-        st = self._enter()
-        try:
-            with nogil:
-                rc = vds_stackcmd_intr(st, c, _interrupted, <void *>intr)
-                err = errno
-        finally:
-            self._leave()
-        if intr.exc is not None:
-            exc, intr.exc = intr.exc, None
-            raise exc
-        if rc < 0:
-            _raise_errno(err, f"cannot run command {os.fsdecode(b)!r}")
-        return rc
+        cdef char **cenv = _cvector(env)
+        with nogil:
+            rc = vds_stackcmde_intr(st, c, cenv, _interrupted, <void *>intr)
+            err = errno
+        free(cenv)
+        return _command_done(rc, err, intr, b)
 
-    def cmdv(self, argv):
+    def cmdv(self, argv, env=None):
         """Run one command given as an argument vector (argv[0] a full path).
 
-        No parsing of quotes or ';'.  Same return value and errors as cmd();
+        No parsing of quotes or ';'.  env as for cmd().  Same return value
+        and errors as cmd();
         TypeError unless argv is a list or tuple of str/bytes, ValueError if
         it is empty.
         """
@@ -234,87 +221,54 @@ cdef class CoreStack:
                           else _bad_arg(a) for a in argv]
         cdef Py_ssize_t n = len(args)
         cdef Py_ssize_t i
+        cdef vdestack *st = self._open()
         cdef char **cargv = <char **>malloc((n + 1) * sizeof(char *))
         cdef _Interrupt intr = _Interrupt()
-        cdef vdestack *st
         cdef int rc = -1
         cdef int err = 0
+        cdef char **cenv = NULL
         if cargv == NULL:
             raise MemoryError()
+        for i in range(n):
+            cargv[i] = <bytes>args[i]
+        cargv[n] = NULL
         try:
-            for i in range(n):
-                cargv[i] = <bytes>args[i]
-            cargv[n] = NULL
-            st = self._enter()
-            try:
-                with nogil:
-                    rc = vds_cmdv_intr(st, cargv, _interrupted, <void *>intr)
-                    err = errno
-            finally:
-                self._leave()
-        finally:
+            cenv = _cvector(env)
+        except BaseException:
             free(cargv)
-        if intr.exc is not None:
-            exc, intr.exc = intr.exc, None
-            raise exc
-        if rc < 0:
-            _raise_errno(err, f"cannot run command {[os.fsdecode(a) for a in args]!r}")
-        return rc
+            raise
+        with nogil:
+            rc = vds_cmdve_intr(st, cargv, cenv, _interrupted, <void *>intr)
+            err = errno
+        free(cargv)
+        free(cenv)
+        return _command_done(rc, err, intr, args)
 
     def msocket(self, int family, int type, int proto=0):
         """socket(2) in the stack (vde_msocket): a new file descriptor.
 
         The caller owns the fd.  Raises OSError with the errno of the call.
         """
-        return self._msocket(family, type, proto)
-
-    cdef int _msocket(self, int family, int type, int proto) except -1:
-        cdef vdestack *st
-        cdef int fd = -1
+        cdef vdestack *st = self._open()
+        cdef int fd
         cdef int err = 0
-        while fd < 0:
-            st = self._enter()
-            try:
-                with nogil:
-                    fd = vde_msocket(st, family, type, proto)
-                    err = errno
-            finally:
-                self._leave()
-            if fd < 0:
-                _retry_or_raise(err, f"cannot create a socket in the stack "
-                                     f"(family {family}, type {type}, proto {proto})")
+        with nogil:
+            fd = vde_msocket(st, family, type, proto)
+            err = errno
+        if fd < 0:
+            _raise_errno(err, f"cannot create a socket in the stack "
+                              f"(family {family}, type {type}, proto {proto})")
         return fd
-
-    def socket(self, cls, family, type, proto):
-        """msocket() (close-on-exec) wrapped in a ``cls`` (a socket.socket
-        subclass) as ``cls(family, type, proto, fileno=fd)`` would: the
-        C-level ``_socket.socket.__init__`` plus the two attributes
-        ``socket.socket.__init__`` adds, without its Python frames.
-        Integers only (``operator.index``): 1.5 is a TypeError, not 1."""
-        family, type, proto = _index(family), _index(type), _index(proto)
-        cdef int fd = self._msocket(family, type | _SOCK_CLOEXEC, proto)
-        try:
-            sock = cls.__new__(cls)
-            _csocket_init(sock, family, type, proto, fd)
-            sock._io_refs = 0
-            sock._closed = False
-        except BaseException:
-            os.close(fd)
-            raise
-        return sock
 
     def stats(self):
         """Frame counters of the stack's interface (vdestack_stats), a dict."""
         cdef vdestack_stats_t s
-        cdef vdestack *st = self._enter()
+        cdef vdestack *st = self._open()
         cdef int rc
         cdef int err = 0
-        try:
-            with nogil:
-                rc = vdestack_stats(st, &s)
-                err = errno
-        finally:
-            self._leave()
+        with nogil:
+            rc = vdestack_stats(st, &s)
+            err = errno
         if rc < 0:
             _raise_errno(err, "cannot read the stack's counters")
         return {
@@ -322,7 +276,8 @@ cdef class CoreStack:
             "rx_frames": s.rx_frames, "rx_bytes": s.rx_bytes,
             "tx_dropped": s.tx_dropped, "rx_dropped": s.rx_dropped,
             "rx_runt": s.rx_runt, "rx_oversize": s.rx_oversize,
-            "hung_up": s.hung_up,
+            "hung_up": s.hung_up, "peer_lost": s.peer_lost,
+            "rx_empty": s.rx_empty,
         }
 
     def getaddrinfo(self, host, port, int family, int type, int proto, int flags):
@@ -420,3 +375,31 @@ cdef class CoreStack:
 cdef object _bad_arg(object a):
     """Raise the TypeError for an argv item that is not str or bytes."""
     raise TypeError(f"argv items must be str or bytes, not {type(a).__name__}")
+
+
+def split_cmdline(line):
+    """The commands of a vde_stackcmd() line as lists of words (bytes), by
+    the C core's own parser; None if it rejects the line (an open quote, or
+    nothing to run)."""
+    cdef bytes b = _cstring(line, "command")
+    cdef char **cmds = NULL
+    cdef char **c
+    cdef int n
+    n = vds_parse_cmdline(b, &cmds, 0)
+    if n == -ENOMEM:
+        raise MemoryError()
+    if n < 0:
+        return None
+    out = []
+    try:
+        c = cmds
+        while c[0] != NULL:
+            words = []
+            while c[0] != NULL:
+                words.append(<bytes>c[0])
+                c += 1
+            out.append(words)
+            c += 1
+    finally:
+        free(cmds)
+    return out

@@ -43,7 +43,7 @@ import socket as _socket
 import threading
 from typing import TYPE_CHECKING, Any, Optional, cast
 
-from ._socket import socket_defaults
+from ._socket import init_in_stack
 
 if TYPE_CHECKING:                   # pragma: no cover
     from ._stack import Stack
@@ -59,10 +59,10 @@ _installed = False
 
 
 def _check_stack(stack: Any) -> None:
-    from ._stack import Stack
+    # what a default needs of a Stack (checked so, _stack.py imports us)
     if stack is None:
         return
-    if not isinstance(stack, Stack):
+    if not callable(getattr(type(stack), "_socket_fd", None)):
         raise TypeError(f"expected a vdestack.Stack or None, not {type(stack).__name__}")
     if stack.closed:
         raise ValueError("I/O operation on closed stack")
@@ -154,19 +154,13 @@ def _install() -> None:
             if fileno is None:
                 stack = current_stack()
                 if stack is not None:
-                    family, type, proto = socket_defaults(family, type, proto)
                     if stack.closed:
                         raise ValueError(f"the default stack is closed: {stack!r}")
-                    fd = stack._socket_fd(family, type, proto)
-                    try:
-                        original(self, family, type, proto, fd)
-                    except BaseException:
-                        _socket.close(fd)
-                        raise
+                    init_in_stack(functools.partial(original, self), stack,
+                                  family, type, proto)
                     return
             original(self, family, type, proto, fileno)
 
-        __init__.__vdestack_original__ = original  # type: ignore[attr-defined]
         _socket.socket.__init__ = __init__  # type: ignore[method-assign]
 
         original_gai = _socket.getaddrinfo

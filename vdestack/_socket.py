@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket as _socket
-from typing import TYPE_CHECKING, Any, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple
 
 if TYPE_CHECKING:                   # pragma: no cover
     from ._stack import Stack
@@ -17,6 +17,26 @@ def socket_defaults(family: int, type: int, proto: int) -> Tuple[int, int, int]:
     return (_socket.AF_INET if family == -1 else family,
             _socket.SOCK_STREAM if type == -1 else type,
             0 if proto == -1 else proto)
+
+
+def init_in_stack(init: Callable[[int, int, int, int], None], stack: "Stack",
+                  family: int, type: int, proto: int) -> None:
+    """Finish a socket object with a new socket of ``stack``.
+
+    The one place where vdestack makes a Python socket object around a
+    stack's fd, for :class:`StackSocket` and for the default stack
+    (``_default.py``): ``init`` is the object's bound ``socket.socket``
+    constructor, called as ``init(family, type, proto, fd)``.  The fd is
+    close-on-exec, as Python's own sockets are (PEP 446), and closed again
+    if the constructor fails.
+    """
+    family, type, proto = socket_defaults(family, type, proto)
+    fd = stack._socket_fd(family, type, proto)
+    try:
+        init(family, type, proto, fd)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 class StackSocket(_socket.socket):
@@ -44,13 +64,7 @@ class StackSocket(_socket.socket):
                  fileno: Optional[int] = None, *,
                  stack: Optional["Stack"] = None) -> None:
         if fileno is None and stack is not None:
-            family, type, proto = socket_defaults(family, type, proto)
-            fd = stack._socket_fd(family, type, proto)
-            try:
-                super().__init__(family, type, proto, fd)
-            except BaseException:
-                os.close(fd)
-                raise
+            init_in_stack(super().__init__, stack, family, type, proto)
         else:
             super().__init__(family, type, proto, fileno)
 

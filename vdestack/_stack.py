@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import operator
 import os
 import socket as _socket
 import warnings
-from typing import Any, Dict, List, Optional, Sequence, Union
+import weakref
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
-from . import _core, _default, _resolve
+from . import _core, _default, _messages, _resolve
 from ._socket import StackSocket
 
 __all__ = ["Stack"]
@@ -26,6 +28,54 @@ def _text(value: Any) -> Optional[str]:
         return None                 # _core raises the TypeError
 
 
+def _env_list(env: Optional[Mapping[Any, Any]]) -> Optional[List[bytes]]:
+    """``env`` as the ``NAME=value`` byte strings of a C environment.
+
+    None stays None (the process's environment at the time of the call).
+    Names and values are str or bytes (str encoded as the file system
+    encoding does); ValueError for a name that is empty or has ``=``, or a
+    NUL anywhere, TypeError for anything else (as :mod:`subprocess` does).
+    """
+    if env is None:
+        return None
+    if not isinstance(env, Mapping):
+        raise TypeError(f"env must be a mapping of str or bytes, not {type(env).__name__}")
+    out = []
+    for name, value in env.items():
+        if not isinstance(name, (str, bytes)) or not isinstance(value, (str, bytes)):
+            raise TypeError(f"env names and values must be str or bytes, not "
+                            f"{type(name).__name__}: {type(value).__name__}")
+        bname, bvalue = os.fsencode(name), os.fsencode(value)
+        if not bname or b"=" in bname:
+            raise ValueError(f"illegal environment variable name {name!r}")
+        if b"\0" in bname or b"\0" in bvalue:
+            raise ValueError(f"embedded null byte in environment variable {name!r}")
+        out.append(bname + b"=" + bvalue)
+    return out
+
+
+# every Stack not yet collected, for _close_at_exit()
+_live: "weakref.WeakSet[Stack]" = weakref.WeakSet()
+
+
+def _close_at_exit() -> None:
+    """Delete the stacks still open when the interpreter ends.
+
+    A thread that is still inside :meth:`Stack.cmd` (a daemon thread the
+    interpreter will not wait for) would otherwise keep its stack, and the
+    ``ptp://``/``switch://`` files of its VDE connection, until the process
+    is gone and nobody is left to remove them.
+    """
+    for stack in list(_live):
+        core = stack._core
+        # close() deletes at once: a call in progress keeps what it needs
+        if core is not None and not core.closed and stack._pid == os.getpid():
+            core.close()
+
+
+atexit.register(_close_at_exit)
+
+
 class Stack:
     """A private network stack: a network namespace linked to a VDE network.
 
@@ -38,9 +88,12 @@ class Stack:
     it with :meth:`cmd`.
 
     Raises OSError (with the errno of the failure, e.g. FileNotFoundError,
-    and a message naming the VNL) when the stack cannot be made, ValueError
-    for an invalid interface name (too long, empty, with ``/``, ``:`` or
-    blanks) or a NUL in an argument, TypeError for arguments of the wrong type.
+    and a message naming the VNL; PermissionError naming ``/dev/net/tun``
+    and its fix when that device is what an unprivileged caller may not
+    open) when the stack cannot be made, ValueError for an interface name
+    the kernel refuses (empty, over 15 bytes, ``.`` or ``..``, with ``/``,
+    ``:`` or white space) or a NUL in an argument, TypeError for arguments
+    of the wrong type.
 
     A Stack is a context manager; :meth:`close` is idempotent; using a
     closed stack raises ValueError; a stack garbage-collected while open is
@@ -52,7 +105,15 @@ class Stack:
     def __init__(self, vnl: Optional[PathType] = None,
                  ifname: Optional[StrOrBytes] = None) -> None:
         self._core: Optional[_core.CoreStack] = None
-        self._core = _core.CoreStack(vnl, ifname)
+        try:
+            self._core = _core.CoreStack(vnl, ifname)
+        except OSError as exc:
+            better = _messages.stack_error(_text(vnl), exc)
+            if better is None:
+                raise
+            raise better from None
+        self._pid = os.getpid()     # only its creator warns when it leaks
+        _live.add(self)
         self._vnl = _text(vnl)
         if ifname is not None:
             self._ifname: Optional[str] = _text(ifname)
@@ -109,7 +170,7 @@ class Stack:
         if core is None or core.closed:
             return
         try:
-            if core.owner_pid == os.getpid():
+            if self._pid == os.getpid():
                 warnings.warn(f"unclosed stack {self!r}", ResourceWarning,
                               stacklevel=2, source=self)
         finally:
@@ -126,7 +187,7 @@ class Stack:
 
     # -- commands -------------------------------------------------------------
 
-    def cmd(self, command: PathType) -> int:
+    def cmd(self, command: PathType, env: Optional[Mapping[Any, Any]] = None) -> int:
         """Run ``;``-separated commands in the stack and return the status.
 
         Each command is given by its full path; quotes and backslashes work
@@ -136,26 +197,51 @@ class Stack:
 
         Returns 0 if every command succeeded, else the exit status of the
         one that failed (127: could not be executed, 128+N: killed by
-        signal N).  Raises OSError with errno EINVAL for a relative path or
-        an empty line (nothing runs then), OSError for other failures.  The
+        signal N).  Raises OSError with errno EINVAL for a relative path
+        (the message names the program and, if it is on PATH, its full
+        path), an empty line or an unclosed quote (nothing runs then),
+        OSError for other failures.  The
         wait releases the GIL and is interruptible: Ctrl-C kills the
         command and raises KeyboardInterrupt.
+
+        ``env`` is the commands' environment, a mapping as for
+        :mod:`subprocess`; None (the default) passes the process's
+        environment at the time of the call (``os.environ`` as it is now).
+        At most 128 KiB of it: OSError E2BIG past that.
+
+        The commands run in the stack's own PID namespace: whatever they
+        leave running (in the background, daemonized) is killed when the
+        stack is closed or the program dies.
 
         Example: ``s.cmd("/bin/busybox ip addr add 10.0.0.1/24 dev vde0;
         /bin/busybox ip link set vde0 up")``
         """
-        return self._open_core().cmd(command)
+        core = self._open_core()
+        try:
+            return core.cmd(command, _env_list(env))
+        except OSError as exc:
+            better = _messages.command_error(_text(command) or "", exc)
+            if better is None:
+                raise
+            raise better from None
 
-    def cmdv(self, argv: Sequence[PathType]) -> int:
+    def cmdv(self, argv: Sequence[PathType],
+             env: Optional[Mapping[Any, Any]] = None) -> int:
         """Run one command given as an argument list, without any parsing.
 
-        ``argv[0]`` is the full path of the program.  Same statuses and
-        errors as :meth:`cmd`; TypeError unless ``argv`` is a list or tuple
-        of str/bytes, ValueError if it is empty.
+        ``argv[0]`` is the full path of the program; ``env`` as for
+        :meth:`cmd`.  Same statuses and errors as :meth:`cmd`; TypeError
+        unless ``argv`` is a list or tuple of str/bytes, ValueError if it
+        is empty.
         """
-        if not isinstance(argv, (list, tuple)):
-            raise TypeError(f"argv must be a list or tuple of str, not {type(argv).__name__}")
-        return self._open_core().cmdv(list(argv))
+        core = self._open_core()
+        try:
+            return core.cmdv(argv, _env_list(env))
+        except OSError as exc:
+            better = _messages.argv_error([_text(a) or "" for a in argv], exc)
+            if better is None:
+                raise
+            raise better from None
 
     # -- sockets --------------------------------------------------------------
 
@@ -174,13 +260,14 @@ class Stack:
     def _socket_fd(self, family: int, type: int, proto: int) -> int:
         """An fd for a Python socket object: close-on-exec, as Python's own
         sockets are (PEP 446)."""
-        return self.msocket(family, operator.index(type) | _socket.SOCK_CLOEXEC, proto)
+        return self._open_core().msocket(operator.index(family),
+                                         operator.index(type) | _socket.SOCK_CLOEXEC,
+                                         operator.index(proto))
 
     def socket(self, family: int = _socket.AF_INET, type: int = _socket.SOCK_STREAM,
                proto: int = 0) -> StackSocket:
         """A new :class:`StackSocket` in this stack (``socket.socket`` API)."""
-        # the common call, one frame: the object is built in the binding
-        return self._open_core().socket(StackSocket, family, type, proto)
+        return StackSocket(family, type, proto, stack=self)
 
     # -- defaults and counters -------------------------------------------------
 
@@ -198,7 +285,9 @@ class Stack:
 
         Keys: tx_frames, tx_bytes (interface -> VDE), rx_frames, rx_bytes
         (VDE -> interface), tx_dropped, rx_dropped, rx_runt, rx_oversize,
-        hung_up (1 once the VDE side went away).
+        hung_up (1 once the VDE side went away), peer_lost (1 while sends on
+        a ptp:// link find no peer), rx_empty (zero-length datagrams
+        received).
         """
         return self._open_core().stats()
 

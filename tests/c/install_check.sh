@@ -1,7 +1,9 @@
 #!/bin/sh
 # install_check.sh BUILDDIR SRCDIR CC - install into a DESTDIR, check the
 # installed files, build a program with `pkg-config --cflags --libs
-# vdestack`, run it, then uninstall and check that nothing is left.
+# vdestack`, run it, build the consumer project tests/c/consumer (CMake:
+# find_package(vdestack) and pkg_check_modules) against the DESTDIR and run
+# its programs, then uninstall and check that nothing is left.
 # The build tree's install_manifest.txt is saved and restored around it.
 set -u
 B=$1 S=$2 CC=${3:-cc}
@@ -72,6 +74,40 @@ if [ -f "$S/examples/c/echo_server.c" ]; then
 	$CC -Wall -o "$T/echo_server" "$S/examples/c/echo_server.c" $flags 2>"$T/cc2.err" &&
 		ok "examples/c/echo_server.c builds against the installed library" ||
 		bad "examples/c/echo_server.c: $(cat "$T/cc2.err")"
+fi
+
+# CMake package configuration, used by a consumer project, and pkg-config
+# used by the same project through CMake's FindPkgConfig
+for f in vdestackConfig.cmake vdestackConfigVersion.cmake vdestackTargets.cmake; do
+	found=$(find "$DESTDIR" -path "*/cmake/vdestack/$f")
+	[ -n "$found" ] && ok "installed $found" || bad "no cmake/vdestack/$f installed"
+done
+if [ -f "$S/tests/c/consumer/CMakeLists.txt" ]; then
+	if env PKG_CONFIG_SYSROOT_DIR="$DESTDIR" cmake -S "$S/tests/c/consumer" -B "$T/consumer" \
+			-DCMAKE_C_COMPILER="$CC" -DCMAKE_PREFIX_PATH="$DESTDIR$prefix" \
+			>"$T/consumer.log" 2>&1 &&
+		env PKG_CONFIG_SYSROOT_DIR="$DESTDIR" cmake --build "$T/consumer" \
+			>>"$T/consumer.log" 2>&1; then
+		ok "tests/c/consumer configures and builds against the DESTDIR"
+		grep -q "vdestack_DIR: $DESTDIR" "$T/consumer.log" &&
+			ok "find_package(vdestack) found the installed package configuration" ||
+			bad "find_package(vdestack) found another one: $(grep vdestack_DIR "$T/consumer.log")"
+		if grep -iq "warning" "$T/consumer.log"; then
+			bad "the consumer's configure/build warned: $(grep -i -A3 warning "$T/consumer.log")"
+		fi
+		for p in consumer_cmake consumer_pkgconfig; do
+			out=$("$T/consumer/$p" 2>&1)
+			[ "$out" = "ok $(sed -n 's/^Version: //p' "$pc")" ] && ok "$p runs: $out" ||
+				bad "$p printed '$out'"
+			ldd "$T/consumer/$p" | grep -q "$libdir/libvdestack.so.0" &&
+				ok "$p uses the installed library" ||
+				bad "$p does not load $libdir/libvdestack.so.0: $(ldd "$T/consumer/$p" | grep vdestack)"
+		done
+	else
+		bad "tests/c/consumer: $(tail -30 "$T/consumer.log")"
+	fi
+else
+	bad "no tests/c/consumer project in $S"
 fi
 
 # uninstall removes every installed file

@@ -166,6 +166,42 @@ VT_TEST(tap_fails, 30)
 		vde_delstack(s);
 }
 
+/* the kernel's rule for names (dev_valid_name), checked before anything starts */
+VT_TEST(ifname_rule, 30)
+{
+	static const char *bad[] = {
+		"", ".", "..", "a/b", "a:b", "a b", "a\tb", "a\nb", "a\vb",
+		"a\fb", "a\rb", "a\xa0" "b", "abcdefghijklmnop",
+	};
+	int procs0 = nproc(), fds0 = vt_count_fds(), rc;
+	struct vdestack *s;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errno = 0;
+		s = vde_addstack("null://", (char *)bad[i]);
+		CHECK(s == NULL && errno == EINVAL, "ifname #%zu (\"%s\"): NULL, errno EINVAL (%s)",
+		      i, bad[i], strerror(errno));
+		if (s)
+			vde_delstack(s);
+		errno = 0;
+		s = vde_addstack(NULL, (char *)bad[i]);
+		CHECK(s == NULL && errno == EINVAL, "the same without a VNL: EINVAL (%s)",
+		      strerror(errno));
+		if (s)
+			vde_delstack(s);
+	}
+	CHECK(settle_procs(procs0, 2) == procs0, "nothing was started");
+	CHECK(vt_count_fds() == fds0, "no fd left (%d before, %d after)", fds0, vt_count_fds());
+	/* what the kernel does take, dots and signs included */
+	s = vde_addstack("null://", "a.b-c_d@e+f");
+	CHECK(s != NULL, "ifname \"a.b-c_d@e+f\" accepted (%s)", s ? "ok" : strerror(errno));
+	if (s) {
+		rc = vde_stackcmd(s, "/bin/busybox ip link show a.b-c_d@e+f");
+		CHECK(rc == 0, "the interface exists in the stack (rc %d)", rc);
+		vde_delstack(s);
+	}
+}
+
 /* NULL and "" VNL: a stack with loopback only; lo is up */
 VT_TEST(no_interface, 30)
 {

@@ -293,3 +293,126 @@ VT_TEST(concurrent_with_msocket, 30)
 	vde_delstack(s);
 	vde_delstack(t);
 }
+
+/* the first line of a file written by a command, "" if none */
+static const char *first_line(const char *path)
+{
+	static char buf[512];
+	ssize_t n = vt_read_file(path, buf, sizeof(buf));
+
+	if (n < 0)
+		return "";
+	buf[strcspn(buf, "\n")] = 0;
+	return buf;
+}
+
+VT_TEST(environment_now, 30)
+{
+	struct vdestack *s = vt_stack(NULL, NULL, NULL);
+	char *out = vt_path("env.out"), cmd[512];
+	int rc;
+
+	REQUIRE(s != NULL, "stack");
+	unsetenv("VDST_LATE");
+	snprintf(cmd, sizeof(cmd), "/bin/busybox sh -c 'echo \"[$VDST_LATE]\" > %s'", out);
+	rc = vde_stackcmd(s, cmd);
+	CHECK(rc == 0 && !strcmp(first_line(out), "[]"), "before setenv: \"%s\" (rc %d)",
+			first_line(out), rc);
+	setenv("VDST_LATE", "set between two commands", 1);
+	rc = vde_stackcmd(s, cmd);
+	CHECK(rc == 0 && !strcmp(first_line(out), "[set between two commands]"),
+			"after setenv the next command sees it: \"%s\" (rc %d)", first_line(out), rc);
+	/* the same through vdestack_cmdv */
+	char inner[512];
+	snprintf(inner, sizeof(inner), "echo \"[$VDST_LATE]\" > %s", out);
+	char *const av[] = { "/bin/busybox", "sh", "-c", inner, NULL };
+	unsetenv("VDST_LATE");
+	rc = vdestack_cmdv(s, av);
+	CHECK(rc == 0 && !strcmp(first_line(out), "[]"), "vdestack_cmdv after unsetenv: \"%s\" (rc %d)",
+			first_line(out), rc);
+	vde_delstack(s);
+}
+
+VT_TEST(cmdve, 30)
+{
+	struct vdestack *s = vt_stack(NULL, NULL, NULL);
+	char *out = vt_path("env.out"), inner[512];
+	int rc, e;
+
+	REQUIRE(s != NULL, "stack");
+	setenv("VDST_HOST", "host value", 1);
+	snprintf(inner, sizeof(inner), "echo \"[$VDST_MINE][$VDST_HOST]\" > %s", out);
+	char *const av[] = { "/bin/busybox", "sh", "-c", inner, NULL };
+	char *const env[] = { "VDST_MINE=given", NULL };
+	rc = vdestack_cmdve(s, av, env);
+	CHECK(rc == 0 && !strcmp(first_line(out), "[given][]"),
+			"explicit environment, and only it: \"%s\" (rc %d)", first_line(out), rc);
+	char *const none[] = { NULL };
+	rc = vdestack_cmdve(s, av, none);
+	CHECK(rc == 0 && !strcmp(first_line(out), "[][]"), "empty environment: \"%s\" (rc %d)",
+			first_line(out), rc);
+	rc = vdestack_cmdve(s, av, NULL);
+	CHECK(rc == 0 && !strncmp(first_line(out), "[][host value]", 14),
+			"NULL: the caller's environment: \"%s\" (rc %d)", first_line(out), rc);
+
+	/* limits: 128 KiB of environment, 64 KiB of arguments */
+	size_t big = 131072;
+	char *v = malloc(big + 16);
+	REQUIRE(v != NULL, "malloc");
+	memset(v, 'x', big + 15);
+	memcpy(v, "BIG=", 4);
+	v[big - 1] = 0;		/* exactly 131072 bytes with its NUL: accepted */
+	char *const fits[] = { v, NULL };
+	rc = vdestack_cmdve(s, av, fits);
+	CHECK(rc == 0, "an environment of exactly 131072 bytes runs (rc %d)", rc);
+	v[big - 1] = 'x';
+	v[big] = 0;		/* one more byte */
+	char *const toobig[] = { v, NULL };
+	errno = 0;
+	rc = vdestack_cmdve(s, av, toobig);
+	e = errno;
+	CHECK(rc == -1 && e == E2BIG, "131073 bytes: -1 E2BIG (rc %d, %s)", rc, strerror(e));
+	char *const bigarg[] = { "/bin/busybox", "true", v, NULL };
+	errno = 0;
+	rc = vdestack_cmdve(s, bigarg, none);
+	e = errno;
+	CHECK(rc == -1 && e == E2BIG, "an argument of 128 KiB: -1 E2BIG (rc %d, %s)", rc, strerror(e));
+	free(v);
+	rc = vdestack_cmdve(s, av, env);
+	CHECK(rc == 0 && !strcmp(first_line(out), "[given][]"), "and the stack still works (rc %d)", rc);
+	vde_delstack(s);
+}
+
+VT_TEST(cmdve_largest, 30)
+{
+	struct vdestack *s = vt_stack(NULL, NULL, NULL);
+	char *out = vt_path("env.out"), inner[512];
+	/* 64 KiB of arguments and 128 KiB of environment: the largest request */
+	size_t arglen = 65536, envlen = 131072;
+	char *arg = malloc(arglen), *env = malloc(envlen);
+	int rc;
+
+	REQUIRE(s && arg && env, "stack and buffers");
+	snprintf(inner, sizeof(inner), "echo ${#BIG} ${#1} > %s", out);
+	/* argv strings with their NULs: "/bin/busybox" "sh" "-c" inner "x" arg */
+	size_t used = strlen("/bin/busybox") + 1 + 3 + 3 + strlen(inner) + 1 + 2;
+	memset(arg, 'a', arglen - used - 1);
+	arg[arglen - used - 1] = 0;
+	memcpy(env, "BIG=", 4);
+	memset(env + 4, 'e', envlen - 5);
+	env[envlen - 1] = 0;
+	char *const av[] = { "/bin/busybox", "sh", "-c", inner, "x", arg, NULL };
+	char *const ev[] = { env, NULL };
+	rc = vdestack_cmdve(s, av, ev);
+	char buf[64] = "";
+	vt_read_file(out, buf, sizeof(buf));
+	buf[strcspn(buf, "\n")] = 0;
+	char want[64];
+	snprintf(want, sizeof(want), "%zu %zu", envlen - 5, strlen(arg));
+	CHECK(rc == 0 && !strcmp(buf, want),
+			"64 KiB of arguments and 128 KiB of environment arrive whole: \"%s\" (want \"%s\", "
+			"rc %d)", buf, want, rc);
+	free(arg);
+	free(env);
+	vde_delstack(s);
+}

@@ -220,6 +220,29 @@ const char *vt_comm(pid_t pid)
 	return buf;
 }
 
+pid_t vt_nspid(pid_t pid)
+{
+	char path[64], buf[2048], *line, *p;
+	pid_t last = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (vt_read_file(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	line = strstr(buf, "\nNSpid:");
+	if (!line)
+		return -1;
+	for (p = line + 7; *p && *p != '\n'; ) {
+		char *end;
+		long v = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		last = v;
+		p = end;
+	}
+	return last;
+}
+
 double vt_cpu(pid_t pid)
 {
 	char state;
@@ -421,14 +444,35 @@ struct vdestack *vt_stack(const char *vnl, const char *ifname, const char *cidr)
 	return s;
 }
 
+/* ip:port as a socket address: IPv6 when ip has a ':'; returns its length */
+static socklen_t vt_addr(const char *ip, int port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (strchr(ip, ':')) {
+		struct sockaddr_in6 *sa = (struct sockaddr_in6 *)ss;
+
+		sa->sin6_family = AF_INET6;
+		sa->sin6_port = htons(port);
+		inet_pton(AF_INET6, ip, &sa->sin6_addr);
+		return sizeof(*sa);
+	} else {
+		struct sockaddr_in *sa = (struct sockaddr_in *)ss;
+
+		sa->sin_family = AF_INET;
+		sa->sin_port = htons(port);
+		inet_pton(AF_INET, ip, &sa->sin_addr);
+		return sizeof(*sa);
+	}
+}
+
 int vt_bind(int fd, const char *ip, int port)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_storage ss;
+	socklen_t len = vt_addr(ip, port, &ss);
 	int one = 1;
 
-	inet_pton(AF_INET, ip, &sa.sin_addr);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	return bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : errno;
+	return bind(fd, (struct sockaddr *)&ss, len) == 0 ? 0 : errno;
 }
 
 void vt_timeouts(int fd, double secs)
@@ -441,7 +485,8 @@ void vt_timeouts(int fd, double secs)
 
 int vt_listen(struct vdestack *s, const char *ip, int port)
 {
-	int fd = vde_msocket(s, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), e;
+	int fd = vde_msocket(s, strchr(ip, ':') ? AF_INET6 : AF_INET,
+			     SOCK_STREAM | SOCK_CLOEXEC, 0), e;
 
 	if (fd < 0)
 		return -1;
@@ -456,16 +501,16 @@ int vt_listen(struct vdestack *s, const char *ip, int port)
 
 int vt_connect(struct vdestack *s, const char *ip, int port, double secs)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_storage ss;
+	socklen_t len = vt_addr(ip, port, &ss);
 	double end = vt_now() + secs;
 
-	inet_pton(AF_INET, ip, &sa.sin_addr);
 	for (;;) {
-		int fd = vde_msocket(s, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), e;
+		int fd = vde_msocket(s, ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), e;
 		if (fd < 0)
 			return -1;
 		vt_timeouts(fd, 3);
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		if (connect(fd, (struct sockaddr *)&ss, len) == 0)
 			return fd;
 		e = errno;
 		close(fd);

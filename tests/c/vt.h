@@ -61,6 +61,8 @@ int vt_count_fds(void);
 int vt_descendants(pid_t pid, pid_t *out, int max);
 /* 1 if pid exists and is not a zombie */
 int vt_alive(pid_t pid);
+/* pid's number in its own (innermost) PID namespace, -1 if gone */
+pid_t vt_nspid(pid_t pid);
 /* the command name of pid (static buffer) */
 const char *vt_comm(pid_t pid);
 /* CPU seconds (user + system, all threads) of pid so far, -1 if gone */
@@ -94,6 +96,9 @@ pid_t vt_switch_start(const char *path);
 struct vdestack *vt_stack(const char *vnl, const char *ifname, const char *cidr);
 /* vde_stackcmd with a printf-style command line */
 int vt_cmd(struct vdestack *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Addresses below are IPv4 ("10.77.0.1") or IPv6 ("fd00::1", any with a ':').
+ */
 /* bind fd to ip:port (SO_REUSEADDR); 0 or errno */
 int vt_bind(int fd, const char *ip, int port);
 /* receive and send timeouts on a socket */

@@ -1,6 +1,7 @@
 """Fixtures and helpers of the vdestack Python suite.
 
-Every stack a test uses is made by a fixture that closes it afterwards.
+Every stack a test uses is made by a fixture that closes it afterwards
+(``make_stack``, from the package's own pytest plugin).
 Two stacks linked by ``ptp://`` under ``tmp_path`` stand for two hosts on
 a private network (10.0.0.1/24 and 10.0.0.2/24); nothing leaves the
 machine and no name is ever resolved.
@@ -25,6 +26,8 @@ from typing import Any, Callable, Dict, List, Optional, Set
 import pytest
 
 import vdestack
+
+pytest_plugins = ("pytester",)
 
 DEFAULT_TIMEOUT = 60
 BUSYBOX = "/bin/busybox"
@@ -205,20 +208,9 @@ class ChildError(Exception):
 
 # -- stacks ---------------------------------------------------------------------
 
-@pytest.fixture
-def make_stack() -> Any:
-    """Factory: make_stack(vnl=None, ifname=None) -> Stack, closed after the test."""
-    made: List[vdestack.Stack] = []
-
-    def make(vnl: Any = None, ifname: Any = None) -> vdestack.Stack:
-        stack = vdestack.Stack(vnl, ifname)
-        made.append(stack)
-        return stack
-
-    yield make
-    for stack in made:
-        stack.close()
-
+# make_stack (and vde_switch) come from the package's pytest plugin,
+# vdestack.pytest_plugin, loaded through its pytest11 entry point: the suite
+# runs against the installed package and so tests the plugin as users get it.
 
 def configure(stack: vdestack.Stack, ip: str, ifname: str = "vde0") -> None:
     """Give the stack's interface ip/24 and bring it up."""
@@ -244,10 +236,8 @@ def link_vnl(tmp_path: Any) -> str:
 @pytest.fixture
 def pair(make_stack: Any, link_vnl: str) -> Pair:
     """Two configured stacks on one ptp:// link."""
-    a = make_stack(link_vnl)
-    b = make_stack(link_vnl)
-    configure(a, A_IP)
-    configure(b, B_IP)
+    a = make_stack(link_vnl, ip=f"{A_IP}/24")
+    b = make_stack(link_vnl, ip=f"{B_IP}/24")
     return Pair(a, b, link_vnl)
 
 

@@ -12,7 +12,7 @@ import time
 import pytest
 
 import vdestack
-from conftest import A_IP, B_IP, BUSYBOX, EchoServer, configure, recv_exactly
+from conftest import A_IP, B_IP, BUSYBOX, EchoServer, recv_exactly
 
 
 # -- package --------------------------------------------------------------------
@@ -101,7 +101,8 @@ def test_bad_vnl_module_raises_oserror() -> None:
 
 # Interface names: a name the kernel cannot take raises ValueError before any
 # stack is made (the C call would fail with EINVAL; Python says "bad value").
-@pytest.mark.parametrize("ifname", ["a" * 16, "averyveryverylongname", "", "a/b", "a b", "..", "x:1"])
+@pytest.mark.parametrize("ifname", ["a" * 16, "averyveryverylongname", "", "a/b", "a b", "..", "x:1",
+                                    ".", "a\tb", "a\vb", b"a\xa0b"])
 def test_bad_ifname_raises_valueerror(link_vnl, ifname) -> None:
     with pytest.raises(ValueError, match="interface name"):
         vdestack.Stack(link_vnl, ifname)
@@ -165,8 +166,7 @@ def test_cmd_with_relative_path_runs_nothing(make_stack, tmp_path) -> None:
 
 
 def test_cmd_runs_in_the_stack(make_stack, link_vnl) -> None:
-    s = make_stack(link_vnl)
-    configure(s, A_IP)
+    s = make_stack(link_vnl, ip=f"{A_IP}/24")
     with s.socket() as sock:
         sock.bind((A_IP, 0))                      # the address exists in the stack only
         assert sock.getsockname()[0] == A_IP
@@ -258,8 +258,7 @@ def test_concurrent_cmds_in_threads(make_stack) -> None:
 # -- sockets ---------------------------------------------------------------------------------
 
 def test_msocket_returns_fd_in_the_stack(make_stack, link_vnl) -> None:
-    s = make_stack(link_vnl)
-    configure(s, A_IP)
+    s = make_stack(link_vnl, ip=f"{A_IP}/24")
     fd = s.msocket(socket.AF_INET, socket.SOCK_DGRAM)
     assert isinstance(fd, int) and fd >= 0
     sock = socket.socket(fileno=fd)
@@ -395,7 +394,8 @@ def test_close_while_a_thread_runs_a_command(make_stack) -> None:
 def test_stats_count_frames(pair) -> None:
     before = pair.a.stats()
     assert set(before) == {"tx_frames", "tx_bytes", "rx_frames", "rx_bytes", "tx_dropped",
-                           "rx_dropped", "rx_runt", "rx_oversize", "hung_up"}
+                           "rx_dropped", "rx_runt", "rx_oversize", "hung_up", "peer_lost",
+                           "rx_empty"}
     assert before["hung_up"] == 0
     srv = pair.a.socket()
     srv.bind((A_IP, 0))

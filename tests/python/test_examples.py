@@ -43,6 +43,13 @@ def test_demo() -> None:
     assert proc.stdout.rstrip().endswith("demo OK")
 
 
+def test_quickstart() -> None:
+    """The README's Python quick start, run as a user would."""
+    proc = run(str(EXAMPLES / "quickstart.py"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout == "b'hello over VDE' from 10.0.0.2\nquickstart OK\n"
+
+
 def test_asyncio_echo() -> None:
     proc = run(str(EXAMPLES / "asyncio_echo.py"), "4")
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -9,18 +9,16 @@ import time
 import pytest
 
 import vdestack
-from conftest import BUSYBOX, EchoServer, configure, recv_exactly
+from conftest import BUSYBOX, EchoServer, recv_exactly
 
 
 def test_embedded_switch(make_stack, tmp_path) -> None:
     """switch:// is a switch inside the stack that opens it; others join
     it as vde://.  Three stacks, traffic between the two members."""
     sw = tmp_path / "sw"
-    hub = make_stack(f"switch://{sw}")
-    m1 = make_stack(f"vde://{sw}")
-    m2 = make_stack(f"vde://{sw}")
-    for stack, ip in ((hub, "10.0.0.1"), (m1, "10.0.0.2"), (m2, "10.0.0.3")):
-        configure(stack, ip)
+    hub = make_stack(f"switch://{sw}", ip="10.0.0.1/24")
+    m1 = make_stack(f"vde://{sw}", ip="10.0.0.2/24")
+    m2 = make_stack(f"vde://{sw}", ip="10.0.0.3/24")
     with pytest.raises(OSError):
         vdestack.Stack(f"switch://{sw}")            # the path is taken
     srv = m2.socket()
@@ -47,11 +45,9 @@ def test_stream_mode(make_stack, tmp_path) -> None:
     """"=cmd": the command's stdin/stdout carry the VDE stream (here vde_plug
     joins a ptp link whose other end is a normal stack)."""
     link = f"ptp://{tmp_path}/link"
-    direct = make_stack(link)
-    streamed = make_stack(f"=vde_plug {link}")
+    direct = make_stack(link, ip="10.0.0.1/24")
+    streamed = make_stack(f"=vde_plug {link}", ip="10.0.0.2/24")
     assert streamed.vnl == f"=vde_plug {link}"
-    configure(direct, "10.0.0.1")
-    configure(streamed, "10.0.0.2")
     srv = direct.socket()
     srv.bind(("10.0.0.1", 0))
     srv.listen(1)
@@ -100,8 +96,7 @@ def test_switch_going_away_hangs_up(make_stack, tmp_path) -> None:
     and every later call on them still returns."""
     sw = tmp_path / "sw"
     hub = make_stack(f"switch://{sw}")
-    member = make_stack(f"vde://{sw}")
-    configure(member, "10.0.0.2")
+    member = make_stack(f"vde://{sw}", ip="10.0.0.2/24")
     assert member.stats()["hung_up"] == 0
     hub.close()
     deadline = time.monotonic() + 5
