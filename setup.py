@@ -7,8 +7,9 @@ extension, never linked against a ``libvdestack.so``: only the module's init
 function is exported, so the core's ``vde_*`` symbols cannot clash with a
 libvdestack (ours or the original) loaded in the same process.
 
-Requires libvdeplug's development files (Debian/Ubuntu:
-``apt-get install libvdeplug-dev``); the build says so when they are missing.
+Requires the development files of libvdeplug and libmnl (Debian/Ubuntu:
+``apt-get install libvdeplug-dev libmnl-dev``); the build says so when they
+are missing.
 
 The extension is linked stripped (no debug information: about 190 KB
 instead of 1.1 MB); ``VDESTACK_NO_STRIP=1`` in the environment keeps the
@@ -35,6 +36,7 @@ CSRC = "csrc"
 EXCLUDED_C = {"interpose.c"}      # only in libvdestack.so
 INSTALL_HINT = "apt-get install libvdeplug-dev"
 CARES_HINT = "apt-get install libc-ares-dev"
+MNL_HINT = "apt-get install libmnl-dev"
 EXPORTED = ["PyInit__core"]
 
 
@@ -63,12 +65,12 @@ def c_sources():
     return [p for p in found if os.path.basename(p) not in EXCLUDED_C]
 
 
-def pkg_config(*args):
-    """Output words of ``pkg-config ARGS`` for vdeplug, [] when unavailable."""
+def pkg_config(*args, package="vdeplug"):
+    """Output words of ``pkg-config ARGS PACKAGE``, [] when unavailable."""
     if shutil.which("pkg-config") is None:
         return []
     try:
-        out = subprocess.run(["pkg-config", *args, "vdeplug"],
+        out = subprocess.run(["pkg-config", *args, package],
                              capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return []
@@ -76,13 +78,18 @@ def pkg_config(*args):
 
 
 def vdeplug_flags():
-    """(include_dirs, library_dirs) for libvdeplug.
+    """(include_dirs, library_dirs) for libvdeplug and libmnl.
 
     Debian's libvdeplug-dev ships no pkg-config file: the header and the
-    library are then looked up in the compiler's default paths.
+    library are then looked up in the compiler's default paths (libmnl-dev
+    has one, used when pkg-config is there).
     """
-    incs = [w[2:] for w in pkg_config("--cflags-only-I") if w.startswith("-I")]
-    libdirs = [w[2:] for w in pkg_config("--libs-only-L") if w.startswith("-L")]
+    incs, libdirs = [], []
+    for package in ("vdeplug", "libmnl"):
+        incs += [w[2:] for w in pkg_config("--cflags-only-I", package=package)
+                 if w.startswith("-I")]
+        libdirs += [w[2:] for w in pkg_config("--libs-only-L", package=package)
+                    if w.startswith("-L")]
     return incs, libdirs
 
 
@@ -123,7 +130,7 @@ class BuildExt(build_ext):
 
     def check_requirements(self):
         """Feature probes, in order: a C compiler, Python.h, libvdeplug.h,
-        -lvdeplug.  The first that fails stops the build with the Debian
+        -lvdeplug, libmnl/libmnl.h, -lmnl.  The first that fails stops the build with the Debian
         package to install."""
         tmp = tempfile.mkdtemp(prefix="vdestack-probe-")
         try:
@@ -143,6 +150,13 @@ class BuildExt(build_ext):
                             "int main(void) { return ares_library_init(ARES_LIB_INIT_ALL); }\n",
                        "c-ares (ares.h, -lcares) not found", CARES_HINT,
                        libraries=["cares"])
+            self.probe(tmp, "#include <stddef.h>\n#include <libmnl/libmnl.h>\n"
+                            "int main(void) { struct nlmsghdr *h = NULL; return h != NULL; }\n",
+                       "libmnl/libmnl.h not found", MNL_HINT)
+            self.probe(tmp, "#include <stddef.h>\n#include <libmnl/libmnl.h>\n"
+                            "int main(void) { return mnl_nlmsg_size(0) == 0; }\n",
+                       "the libmnl library (-lmnl) not found", MNL_HINT,
+                       libraries=["mnl"])
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 

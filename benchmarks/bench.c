@@ -15,6 +15,8 @@
  *   stackcmd    vde_stackcmd(s, "/bin/true"), -n times: mean us
  *   addstack    vde_addstack + vde_delstack, -n times: mean us
  *   scale       -n stacks with an interface, address, delete: per stack
+ *   config      -n stacks given an address by vdestack_config() and -n by
+ *               vde_stackcmd() with busybox, alternately: per stack (ours only)
  *   info        which library is loaded
  * options:
  *   -a VNL -b VNL   the VDE networks of stacks A and B (the same VNL for
@@ -68,8 +70,10 @@
 #include <vdestack.h>
 
 #ifdef VDESTACK_EXTENSIONS
-/* weak: the original library does not have it; NULL there */
+/* weak: the original library does not have them; NULL there */
 #pragma weak vdestack_stats
+#pragma weak vdestack_config
+#pragma weak vdestack_addrs
 #endif
 
 #define ADDR_A "10.0.0.1"
@@ -1030,12 +1034,108 @@ static void run_scale(void)
 	free(st);
 }
 
+/* ------------------------------------------------------------ config --- */
+
+/* does stack s have 10.x.y.1/24, as its kernel reports? */
+static int has_addr(struct vdestack *s, long i)
+{
+#ifdef VDESTACK_EXTENSIONS
+	struct vdestack_addr *a = NULL;
+	unsigned char want[4] = { 10, (i >> 8) & 255, i & 255, 1 };
+	int n = vdestack_addrs(s, &a), found = 0;
+
+	for (int k = 0; k < n; k++)
+		found |= a[k].family == AF_INET && a[k].prefixlen == 24 &&
+			 !memcmp(a[k].addr, want, 4);
+	free(a);
+	return found;
+#else
+	(void)s, (void)i;
+	return 0;
+#endif
+}
+
+/*
+ * Give stacks an address (and bring their interface up) two ways, stack by
+ * stack alternately, so that both see the same machine: a configuration
+ * string (vdestack_config: netlink from this process) and vde_stackcmd with
+ * busybox (two commands run in the stack).  Only the configuration is
+ * timed; every stack's address is checked afterwards.
+ */
+static void run_config(void)
+{
+	long n = opt_count > 0 ? opt_count : 1000;
+	struct vdestack **st = calloc(2 * n, sizeof(*st));
+	double *vs = malloc(n * sizeof(*vs)), *vb = malloc(n * sizeof(*vb));
+	double ts = 0, tb = 0;
+	long missing = 0;
+
+#ifdef VDESTACK_EXTENSIONS
+	if (!vdestack_config || !vdestack_addrs)
+#endif
+		fail("this library has no vdestack_config()");
+	if (!st || !vs || !vb)
+		fail("out of memory");
+	{	/* warm up: the library, busybox in the page cache */
+		struct vdestack *s = one_stack();
+
+		vde_stackcmd(s, "/bin/busybox true");
+		vdestack_config(s, "ip=10.255.255.1/24");
+		vde_delstack(s);
+	}
+	for (long i = 0; i < 2 * n; i++) {
+		char buf[256];
+		double t;
+		int rc;
+
+		st[i] = vde_addstack((char *)opt_vnl, "vde0");
+		if (!st[i])
+			fail("vde_addstack #%ld (%s): %s", i, opt_vnl, strerror(errno));
+		if (i % 2 == 0) {
+			snprintf(buf, sizeof(buf), "ip=10.%ld.%ld.1/24", (i >> 8) & 255, i & 255);
+			t = now();
+			rc = vdestack_config(st[i], buf);
+			vs[i / 2] = now() - t;
+			ts += vs[i / 2];
+			if (rc != 0)
+				fail("vdestack_config #%ld: %s", i, strerror(errno));
+		} else {
+			snprintf(buf, sizeof(buf),
+				 "/bin/busybox ip addr add 10.%ld.%ld.1/24 dev vde0; "
+				 "/bin/busybox ip link set vde0 up", (i >> 8) & 255, i & 255);
+			t = now();
+			rc = vde_stackcmd(st[i], buf);
+			vb[i / 2] = now() - t;
+			tb += vb[i / 2];
+			if (rc != 0)
+				fail("vde_stackcmd #%ld returned %d", i, rc);
+		}
+		if ((i + 1) % 500 == 0)
+			fprintf(stderr, "bench config: %ld stacks\n", i + 1);
+	}
+	for (long i = 0; i < 2 * n; i++) {
+		missing += !has_addr(st[i], i);
+		vde_delstack(st[i]);
+	}
+	if (missing)
+		fail("%ld of %ld stacks do not have their address", missing, 2 * n);
+	jadd("\"stacks_per_method\":%ld", n);
+	jadd("\"config_string_per_stack_ms\":%.4f", ts / n * 1e3);
+	jadd("\"config_busybox_per_stack_ms\":%.4f", tb / n * 1e3);
+	jadd("\"config_speedup\":%.2f", ts > 0 ? tb / ts : -1);
+	report_us("config_string", vs, n);
+	report_us("config_busybox", vb, n);
+	free(st);
+	free(vs);
+	free(vb);
+}
+
 /* -------------------------------------------------------------- main --- */
 
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: bench tcp_stream|tcp_rr|udp_small|msocket|stackcmd|addstack|scale|info\n"
+		"usage: bench tcp_stream|tcp_rr|udp_small|msocket|stackcmd|addstack|scale|config|info\n"
 		"             [-a VNL -b VNL | -A NSPATH -B NSPATH] [-m MTU] [-t SECS]\n"
 		"             [-n COUNT] [-v VNL]\n");
 	exit(2);
@@ -1113,6 +1213,8 @@ int main(int argc, char **argv)
 		run_addstack();
 	} else if (!strcmp(scenario, "scale")) {
 		run_scale();
+	} else if (!strcmp(scenario, "config")) {
+		run_config();
 	} else if (strcmp(scenario, "info")) {
 		usage();
 	}

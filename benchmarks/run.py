@@ -126,6 +126,14 @@ SCALE_METRICS = [
     ("netns_left", "netns kept alive after delete", "netns", "abs", ("<=", 0)),
 ]
 
+# config: both columns are OUR library; "original" holds the busybox way
+# (vde_stackcmd "ip addr add; ip link set up"), "ours" the configuration
+# string (vdestack_config); target: the string at least 10x faster
+CONFIG_METRICS = [
+    ("per_stack_ms", "address + up per stack, string vs busybox", "ms", "ratio", ("<=", 0.1)),
+    ("p50_us", "p50 per stack, string vs busybox", "us", "info", None),
+]
+
 
 class Case:
     def __init__(self, name, transport="-", mtu=None, metrics=None, min_runs=0, **params):
@@ -170,6 +178,9 @@ def make_cases(a):
                        ("addstack_add_mean_us", "of which vde_addstack", "us", "info", None),
                        ("addstack_del_mean_us", "of which vde_delstack", "us", "info", None)]))
     cases.append(Case("scale", "null://", None, SCALE_METRICS))
+    # ours only: a configuration string against busybox through vde_stackcmd
+    cases.append(Case("config", "root", None, CONFIG_METRICS))
+    cases.append(Case("config", "unprivileged", None, CONFIG_METRICS, user=True))
     cases.append(Case("python", "null://", None, [], min_runs=5))
     if a.only:
         keep = set(a.only.split(","))
@@ -639,6 +650,20 @@ def build_rows(cases, results, py_reason):
         if c.name == "python" or c.transport == "kernel":
             continue
         r = results.get(c.label, {})
+        if c.name == "config":
+            # one run of ours measures both ways, stack by stack alternately
+            runs = r.get("ours", [])
+            for key, label, unit, kind, target in c.metrics:
+                mb, _ = median_of(runs, f"config_busybox_{key}")
+                ms, ns = median_of(runs, f"config_string_{key}")
+                ratio, met = judge(kind, target, mb, ms)
+                rows.append(dict(scenario=c.name, transport=c.transport, mtu=None,
+                                 metric=f"{label} ({unit})", key=key, original=mb, ours=ms,
+                                 ratio=ratio, target=target_text(kind, target), kind=kind,
+                                 met=met, runs_ok=[ns, ns], errors=errors_of(r),
+                                 note="the 'original' column is OUR library with "
+                                      "vde_stackcmd + busybox here"))
+            continue
         for key, label, unit, kind, target in c.metrics:
             mo, no = median_of(r.get("original", []), key)
             mu, nu = median_of(r.get("ours", []), key)
@@ -821,7 +846,7 @@ def chart_rows(data):
     than the reference": ours/original for what should be high (throughput),
     original/ours for what should be low (time, memory).  Returns
     [(panel title, [(label, times_better, target_times_better)])]."""
-    panels = {"thr": [], "lat": [], "py": []}
+    panels = {"thr": [], "lat": [], "py": [], "cfg": []}
     for r in data["rows"]:
         if r["kind"] != "ratio" or r["ratio"] is None or not r["ratio"] > 0:
             continue
@@ -836,6 +861,9 @@ def chart_rows(data):
             what = "Stack.socket()+close" if "socket()" in metric else "StackSocket.sendall"
             panels["py"].append((f"{what}, {r['transport']}{mtu}", better, target))
             continue
+        if r["scenario"] == "config":
+            panels["cfg"].append((f"address + up, {r['transport']}", better, target))
+            continue
         label = {
             "msocket": f"vde_msocket {r['transport']}: {metric} time",
             "stackcmd": f"vde_stackcmd: {metric} time",
@@ -847,8 +875,9 @@ def chart_rows(data):
         "thr": "Throughput: ours / original (higher is better)",
         "lat": "Latency, time and memory: original / ours (lower cost is better)",
         "py": "Python binding against OUR C library (not the original): 1x = as fast as C",
+        "cfg": "Configuration string against vde_stackcmd + busybox, both OUR library",
     }
-    return [(titles[k], panels[k]) for k in ("thr", "lat", "py") if panels[k]]
+    return [(titles[k], panels[k]) for k in ("thr", "lat", "py", "cfg") if panels[k]]
 
 
 def chart(results_json, png):
@@ -885,7 +914,7 @@ def chart(results_json, png):
     if len(panels) == 1:
         axes = [axes]
     for ax, (title, rows) in zip(axes, panels):
-        is_py = title.startswith("Python")
+        is_py = title.startswith(("Python", "Configuration"))   # both against OUR library
         y = list(range(len(rows)))
         colors = [py_c if is_py else (better_c if b >= 1 else worse_c) for _, b, _ in rows]
         # bars grow from 1x: right = better than the reference, left = worse
@@ -918,7 +947,8 @@ def chart(results_json, png):
                  f"{m.get('date', '')}", fontsize=9.5)
     fig.legend(handles=[Patch(color=better_c, label="vdestack better than the original"),
                         Patch(color=worse_c, label="vdestack worse than the original"),
-                        Patch(color=py_c, label="Python against our C library"),
+                        Patch(color=py_c, label="Python against our C library; "
+                                                "strings against busybox"),
                         Line2D([], [], marker="D", color="black", ls="", ms=5,
                                label="target")],
                loc="lower center", ncol=4, fontsize=8, frameon=False)
@@ -967,6 +997,10 @@ def readme_section(data):
         s.append("")
     s.append("Rows `python`: the `original` column is OUR C library there (`vde_msocket`, "
              "`tcp_stream` over ptp at MTU 1500), measured in pairs with the Python figures. "
+             "Rows `config`: both columns are OUR library, giving stacks an address and "
+             "bringing their interface up, stack by stack alternately: `original` by "
+             "`vde_stackcmd` with busybox (`ip addr add; ip link set up`), `ours` by "
+             "`vdestack_config(s, \"ip=A/24\")`. "
              "Rows without a target are information.")
     s.append("")
     s.append(table_text(data["rows"], md=True))
@@ -1037,7 +1071,8 @@ def measure(b, c, v, run, res):
             if "error" in rr:
                 log(f"    {v}: ERROR {rr['error'][:300]}")
         return None
-    n = dict(msocket=a.n_msocket, stackcmd=a.n_stackcmd, addstack=a.n_addstack)[c.name]
+    n = dict(msocket=a.n_msocket, stackcmd=a.n_stackcmd, addstack=a.n_addstack,
+             config=a.n_config)[c.name]
     return b.simple(v, c, n)
 
 
@@ -1085,6 +1120,7 @@ def main():
     n_stackcmd = a.n_stackcmd = 50 if q else 300
     n_addstack = a.n_addstack = 30 if q else 100
     n_scale = a.n_scale = a.scale_n or (100 if q else 1000)
+    n_config = a.n_config = a.scale_n or (100 if q else 1000)
     cases = make_cases(a)
     if q and not a.only:  # quick: no python (building the extension alone takes a while)
         cases = [c for c in cases if c.name != "python"]
@@ -1115,6 +1151,8 @@ def main():
                 elif c.name == "python":
                     # Python against our C library, measured in pairs
                     order = ["c", "python"] if run % 2 == 0 else ["python", "c"]
+                elif c.name == "config":
+                    order = ["ours"]       # both ways in one run of ours
                 else:
                     order = list(VARIANTS) if run % 2 == 0 else list(reversed(VARIANTS))
                 for v in order:
@@ -1146,7 +1184,7 @@ def main():
     data = dict(machine=machine_info(),
                 config=dict(quick=q, runs=a.runs, transports=a.transports, mtus=a.mtus,
                             durations=dur, n_msocket=n_msocket, n_stackcmd=n_stackcmd,
-                            n_addstack=n_addstack, n_scale=n_scale,
+                            n_addstack=n_addstack, n_scale=n_scale, n_config=n_config,
                             original=ORIG_LIB, ours_libdir=getattr(b, "ours_libdir", None)),
                 load1=dict(mean=round(statistics.mean(x["load1_before"] for x in b.raw
                                                       if "load1_before" in x), 2)

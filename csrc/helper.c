@@ -65,7 +65,7 @@ struct hchan {
 struct hstack {
 	int pidns;		/* its PID namespace, -1 until the first command */
 	pid_t init;		/* that namespace's init (our child), -1 none */
-	char ifname[IFNAMSIZ];	/* its interface, "" none */
+	int ntaps;		/* taps opened in it (ADDSTACK, ADDIF) */
 };
 
 /* the helper's whole state; lives on its own stack */
@@ -299,7 +299,7 @@ static void h_addstack(struct helper *h, int cfd, const struct vds_req *rq,
 	h->netns[id] = ns;
 	h->stk[id].pidns = -1;
 	h->stk[id].init = -1;
-	memcpy(h->stk[id].ifname, ifname, IFNAMSIZ);
+	h->stk[id].ntaps = tap >= 0;
 	ret = h_send(cfd, id, fds, nfds);
 	if (tap >= 0)
 		close(tap);
@@ -616,26 +616,36 @@ static void h_nsfds(struct helper *h, int cfd, const struct vds_req *rq)
 }
 
 /*
- * Its interface down before the namespace goes: that flushes the
- * interface's neighbour entries now.  The kernel's neighbour table is
+ * Its interfaces down before the namespace goes: that flushes their
+ * neighbour entries now.  The kernel's neighbour table is
  * shared by all namespaces, and a persistent tap (h_open_tap) would keep
  * them until the namespace's cleanup, long after.
  */
 static void h_link_down(struct helper *h, int id)
 {
 	struct ifreq ifr;
-	int fd;
+	int fd, idx, found = 0;
 
-	if (!h->stk[id].ifname[0] || h_enter(h, id) < 0)
+	if (!h->stk[id].ntaps || h_enter(h, id) < 0)
 		return;
 	fd = vds_sys_socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return;
-	memset(&ifr, 0, sizeof(ifr));
-	memcpy(ifr.ifr_name, h->stk[id].ifname, IFNAMSIZ);
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP)) {
-		ifr.ifr_flags &= ~IFF_UP;
-		ioctl(fd, SIOCSIFFLAGS, &ifr);
+	/*
+	 * Every tap we opened there (vdestack_addif() adds some): lo is index
+	 * 1 of a new namespace, the taps follow; a few more indexes cover
+	 * interfaces its commands made in between.
+	 */
+	for (idx = 2; found < h->stk[id].ntaps && idx < h->stk[id].ntaps + 10; idx++) {
+		memset(&ifr, 0, sizeof(ifr));
+		ifr.ifr_ifindex = idx;
+		if (ioctl(fd, SIOCGIFNAME, &ifr) < 0)
+			continue;
+		found++;
+		if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP)) {
+			ifr.ifr_flags &= ~IFF_UP;
+			ioctl(fd, SIOCSIFFLAGS, &ifr);
+		}
 	}
 	close(fd);
 }
@@ -700,6 +710,26 @@ static void h_request(struct helper *h, int ci)
 		memcpy(name, payload, len);
 		name[len] = 0;
 		h_addstack(h, cfd, &rq, name);
+		return;
+	}
+	case VDS_OP_ADDIF: {	/* one more tap in an existing namespace */
+		char name[IFNAMSIZ];
+		int tap;
+
+		if (len == 0 || len >= IFNAMSIZ || memchr(payload, 0, len)) {
+			h_send(cfd, -EINVAL, NULL, 0);
+			return;
+		}
+		memcpy(name, payload, len);
+		name[len] = 0;
+		tap = h_enter(h, rq.id);
+		if (tap == 0)
+			tap = h_open_tap(name);
+		if (tap >= 0)
+			h->stk[rq.id].ntaps++;
+		h_send(cfd, tap < 0 ? tap : 0, &tap, tap >= 0);
+		if (tap >= 0)
+			close(tap);
 		return;
 	}
 	case VDS_OP_DELSTACK:

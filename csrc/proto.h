@@ -32,6 +32,7 @@ enum vds_op {
 				   (0: none); payload argv, envp, text -> status */
 	VDS_OP_CANCEL,		/* during EXEC: kill the command (no own reply) */
 	VDS_OP_NSFDS,		/* id -> fds: user, net, PID namespace */
+	VDS_OP_ADDIF,		/* id, payload ifname -> the fd of a new tap there */
 };
 
 struct vds_req {

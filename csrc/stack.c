@@ -13,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <linux/if_tun.h>
 
 #include "ctx.h"
 #include "netinfo.h"
@@ -106,12 +108,11 @@ struct vds_stack *vds_stack_get(struct vdestack *h, int *err)
 }
 
 /*
- * The network side of a stack, in the process that owns it: no more frames,
- * the VDE connection closed (which unlinks ptp/switch paths), the stream
- * command ended.  At vde_delstack(), even while another thread's call (a
- * long command) still holds the stack: that call needs only the helper.
+ * The network side of one interface, in the process that owns it: no more
+ * frames, the VDE connection closed (which unlinks ptp/switch paths), the
+ * stream command ended.  Idempotent.
  */
-static void stack_unplug(struct vds_stack *st)
+static void iface_unplug(struct vds_stack *st)
 {
 	vds_pump_remove(st);
 	if (st->conn) {
@@ -123,15 +124,30 @@ static void stack_unplug(struct vds_stack *st)
 }
 
 /*
- * Also a half-built stack: every field starts empty (-1, NULL), so a
- * constructor's failure path is this one call.
+ * Every interface of a stack unplugged, at vde_delstack(), even while
+ * another thread's call (a long command) still holds the stack: that call
+ * needs only the helper.  vdestack_addif() inserts at the head of @more
+ * (under vds_glock) and nodes go only with the stack, so the list behind
+ * the head read here stays as it is; one added meanwhile goes with the
+ * stack itself (stack_free()).
  */
-static void stack_free(struct vds_stack *st)
+static void stack_unplug(struct vds_stack *st)
 {
-	int owned = !st->ctx || vds_ctx_owned(st->ctx);
+	struct vds_stack *x;
 
+	pthread_mutex_lock(&vds_glock);
+	x = st->more;
+	pthread_mutex_unlock(&vds_glock);
+	for (; x; x = x->more)
+		iface_unplug(x);
+	iface_unplug(st);
+}
+
+/* an interface's frames stop, its VDE side and tap close */
+static void iface_release(struct vds_stack *st, int owned)
+{
 	if (owned) {
-		stack_unplug(st);
+		iface_unplug(st);
 	} else if (st->conn) {
 		/* a forked child: the connection is the parent's */
 		if (st->datafd >= 0)
@@ -142,6 +158,24 @@ static void stack_free(struct vds_stack *st)
 	vds_stream_stop(st, owned);
 	if (st->tap >= 0)
 		close(st->tap);
+}
+
+/*
+ * Also a half-built stack: every field starts empty (-1, NULL), so a
+ * constructor's failure path is this one call.
+ */
+static void stack_free(struct vds_stack *st)
+{
+	int owned = !st->ctx || vds_ctx_owned(st->ctx);
+
+	while (st->more) {	/* interfaces added by vdestack_addif() */
+		struct vds_stack *x = st->more;
+
+		st->more = x->more;
+		iface_release(x, owned);
+		free(x);
+	}
+	iface_release(st, owned);
 	if (st->netns >= 0)
 		close(st->netns);
 	if (st->id >= 0 && owned) {
@@ -354,8 +388,7 @@ VDS_EXPORT void vde_delstack(struct vdestack *stack)
 
 	if (!stack)
 		return;
-	/* DHCP release and renewal threads end while the stack still works */
-	vds_netinfo_release(stack);
+	vds_netinfo_release(stack);	/* DHCP release, renewals and DNS state */
 	__atomic_compare_exchange_n(&vds_default, &expect, NULL, 0,
 				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 	pthread_mutex_lock(&vds_glock);
@@ -416,4 +449,139 @@ VDS_EXPORT void vde_default_stack(struct vdestack *stack)
 VDS_EXPORT const char *vdestack_version(void)
 {
 	return VDS_VERSION;
+}
+
+/* ------------------------------------------------------- more interfaces --- */
+
+/**
+ * vds_addif() - one more interface for a stack, on another VDE network
+ * @stack:	the stack
+ * @vnl:	the VDE network of the new interface (a VNL, or "=cmd" for a
+ *		stream command, as for vde_addstack())
+ * @ifname:	its name, NULL for the first free "vdeN"
+ * @made:	receives the name it got, when not NULL
+ *
+ * The interface gets its own tap in the stack's namespace, its own VDE
+ * connection and its own place in a pump thread; it goes with the stack.
+ *
+ * Return: 0, or -errno (EINVAL: bad name or empty VNL, EBUSY or EEXIST:
+ * the stack has an interface of that name, ENOTSUP: in a forked child,
+ * EBADF: deleted stack; the errors of vde_addstack() for the VNL)
+ */
+int vds_addif(struct vdestack *stack, const char *vnl, const char *ifname,
+	      char made[IFNAMSIZ])
+{
+	const char *name = ifname ? ifname : "vde%d";	/* the kernel picks N */
+	struct vds_stack *st, *x = NULL;
+	struct vds_call call = { .req = { .op = VDS_OP_ADDIF }, .cloexec = 1, .nfds = 1 };
+	struct ifreq ifr;
+	int ret, tap = -1;
+
+	st = vds_stack_get(stack, &ret);
+	if (!st)
+		goto out;
+	ret = -EINVAL;
+	if (!vnl || !vnl[0] || (ifname && (!vds_ifname_valid(ifname) || strchr(ifname, '%'))))
+		goto out;
+	ret = -ENOTSUP;		/* a forked child has no pump of its own */
+	if (!vds_ctx_owned(st->ctx) || !st->ctx->pumps)
+		goto out;
+	ret = -ENOMEM;
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		goto out;
+	x->id = -1;
+	x->netns = x->tap = x->datafd = x->ctlfd = x->sfd = -1;
+	x->spid = -1;
+	ret = stack_connect(x, vnl);
+	if (ret < 0)
+		goto out;
+	call.req.id = st->id;
+	call.req.len = strlen(name);
+	call.payload = name;
+	call.fds = &tap;
+	ret = vds_ctx_call(st->ctx, &call);
+	if (ret < 0)
+		goto out;
+	x->tap = tap;
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(x->tap, TUNGETIFF, &ifr) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	memcpy(x->ifname, ifr.ifr_name, IFNAMSIZ - 1);
+	x->ctx = st->ctx;	/* borrowed: the stack holds the reference */
+	ret = vds_pump_add(st->ctx->pumps, x);
+	if (ret < 0)
+		goto out;
+	if (made)
+		memcpy(made, x->ifname, IFNAMSIZ);
+	pthread_mutex_lock(&vds_glock);
+	x->more = st->more;
+	st->more = x;
+	pthread_mutex_unlock(&vds_glock);
+	x = NULL;
+	ret = 0;
+out:
+	if (x) {
+		/* the helper made the tap persistent: let it go with its fd */
+		if (x->tap >= 0)
+			ioctl(x->tap, TUNSETPERSIST, 0);
+		iface_release(x, 1);
+		free(x);
+	}
+	if (st)
+		vds_stack_put(st);
+	return ret;
+}
+
+/**
+ * vdestack_addif() - add an interface on another VDE network to a stack
+ * @stack:	the stack
+ * @vnl:	its VDE network
+ * @ifname:	its name, NULL for the first free "vdeN"
+ *
+ * Return: 0, or -1 with errno (see vds_addif())
+ */
+VDS_EXPORT int vdestack_addif(struct vdestack *stack, const char *vnl, const char *ifname)
+{
+	int ret = vds_addif(stack, vnl, ifname, NULL);
+
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	return 0;
+}
+
+/**
+ * vds_stack_first_ifname() - the name of a stack's first interface
+ * @stack:	the stack
+ * @name:	receives it; "" for a stack without any interface
+ *
+ * The first is the one vde_addstack() made, else the first one added.
+ *
+ * Return: 0, or -errno (-EINVAL, -EBADF)
+ */
+int vds_stack_first_ifname(struct vdestack *stack, char name[IFNAMSIZ])
+{
+	struct vds_stack *st, *x;
+	int err = 0;
+
+	st = vds_stack_get(stack, &err);
+	if (!st)
+		return err;
+	name[0] = '\0';
+	pthread_mutex_lock(&vds_glock);
+	if (st->kind != VDS_KIND_NONE) {
+		memcpy(name, st->ifname, IFNAMSIZ);
+	} else {
+		for (x = st->more; x && x->more; x = x->more)
+			;	/* newest first: the last one came first */
+		if (x)
+			memcpy(name, x->ifname, IFNAMSIZ);
+	}
+	pthread_mutex_unlock(&vds_glock);
+	vds_stack_put(st);
+	return 0;
 }

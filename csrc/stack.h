@@ -43,6 +43,10 @@ enum vds_kind { VDS_KIND_NONE, VDS_KIND_VDE, VDS_KIND_STREAM };
  * @pump:	the pump's state for this stack (pump.c), or NULL
  * @stats:	frame counters
  * @ifname:	interface name
+ * @more:	interfaces added by vdestack_addif(), newest first (under
+ *		vds_glock).  Each is a struct vds_stack of its own for its tap,
+ *		VDE connection, pump state and counters, with no handle, helper
+ *		id (-1) or context reference: it lives and dies with this stack.
  */
 struct vds_stack {
 	int refs;
@@ -62,6 +66,7 @@ struct vds_stack {
 	struct vds_pump_stack *pump;
 	struct vdestack_stats stats;
 	char ifname[IFNAMSIZ];
+	struct vds_stack *more;
 };
 
 /* the default stack of plain socket() calls (interpose.c), or NULL */
@@ -69,6 +74,9 @@ extern struct vdestack *vds_default;
 
 struct vds_stack *vds_stack_get(struct vdestack *h, int *err);
 void vds_stack_put(struct vds_stack *st);
+int vds_addif(struct vdestack *stack, const char *vnl, const char *ifname,
+	      char made[IFNAMSIZ]);
+int vds_stack_first_ifname(struct vdestack *stack, char name[IFNAMSIZ]);
 
 /* a received frame: is it Ethernet-sized? (else dropped and counted) */
 static inline int vds_frame_ok(struct vds_stack *st, size_t n)

@@ -132,6 +132,135 @@ int vdestack_cmdv(struct vdestack *stack, char *const argv[]);
  */
 int vdestack_cmdve(struct vdestack *stack, char *const argv[], char *const envp[]);
 
+/* ------------------------------------------------ network configuration --- */
+/*
+ * Configuration of a stack's interfaces, addresses and routes over rtnetlink,
+ * in the calling process (no command runs).  Interfaces are named as in the
+ * stack ("vde0", "lo").  Errors: -1 with errno; what the kernel refused
+ * comes with the kernel's own error (EEXIST, ENODEV, EADDRNOTAVAIL, ...).
+ */
+
+#define VDESTACK_IFNAMSIZ	16	/* names: at most 15 bytes + NUL */
+
+/**
+ * struct vdestack_link - one interface of a stack (vdestack_links)
+ * @index:	interface index inside the stack
+ * @name:	interface name
+ * @mtu:	MTU in bytes
+ * @flags:	IFF_* flags (IFF_UP, IFF_RUNNING, IFF_LOOPBACK, ...)
+ * @mac_len:	bytes of @mac in use (6 for Ethernet)
+ * @mac:	link-layer address
+ */
+struct vdestack_link {
+	int index;
+	char name[VDESTACK_IFNAMSIZ];
+	unsigned int mtu;
+	unsigned int flags;
+	unsigned int mac_len;
+	unsigned char mac[32];
+	uint32_t reserved[4];
+};
+
+/**
+ * struct vdestack_addr - one address of a stack (vdestack_addrs)
+ * @ifindex, @ifname:	the interface that has it
+ * @family:	AF_INET or AF_INET6
+ * @prefixlen:	prefix length
+ * @addr:	the address, network byte order (4 or 16 bytes used)
+ * @flags:	IFA_F_* flags (IFA_F_PERMANENT, IFA_F_NODAD, IFA_F_TENTATIVE, ...)
+ * @scope:	RT_SCOPE_* (RT_SCOPE_UNIVERSE 0, RT_SCOPE_LINK 253, RT_SCOPE_HOST 254)
+ */
+struct vdestack_addr {
+	int ifindex;
+	char ifname[VDESTACK_IFNAMSIZ];
+	int family;
+	unsigned int prefixlen;
+	unsigned char addr[16];
+	unsigned int flags;
+	unsigned int scope;
+	uint32_t reserved[4];
+};
+
+/**
+ * struct vdestack_route - one route of the stack's main table (vdestack_routes)
+ * @family:	AF_INET or AF_INET6
+ * @dst_len:	prefix length of the destination (0: default route)
+ * @dst:	destination prefix, network byte order
+ * @has_gateway:	1 if the route goes through @gateway
+ * @gateway:	the next hop, network byte order
+ * @ifindex, @ifname:	the outgoing interface (0 and "" when none)
+ * @metric:	the route's priority (lower wins)
+ * @protocol:	who made it: RTPROT_KERNEL (2), RTPROT_BOOT (3, added by a
+ *		user), RTPROT_RA (9), RTPROT_DHCP (16), ...
+ */
+struct vdestack_route {
+	int family;
+	unsigned int dst_len;
+	unsigned char dst[16];
+	int has_gateway;
+	unsigned char gateway[16];
+	int ifindex;
+	char ifname[VDESTACK_IFNAMSIZ];
+	unsigned int metric;
+	unsigned int protocol;
+	uint32_t reserved[4];
+};
+
+/*
+ * Set the state of interface ifname: up 1 brings it up, 0 down, -1 leaves
+ * it; mtu 0 leaves the MTU; mac NULL leaves the 6-byte MAC address.  One
+ * request: all or nothing.  0, or -1 with errno.
+ */
+int vdestack_link_set(struct vdestack *stack, const char *ifname, int up,
+		      unsigned int mtu, const unsigned char *mac);
+
+/*
+ * Add or delete an address (family AF_INET or AF_INET6, addr 4 or 16 bytes
+ * in network byte order) on ifname.  IPv6 addresses are added without
+ * duplicate address detection (usable at once).  0, or -1 with errno
+ * (EEXIST: already there; EADDRNOTAVAIL: no such address to delete).
+ */
+int vdestack_addr_add(struct vdestack *stack, const char *ifname, int family,
+		      const void *addr, unsigned int prefixlen);
+int vdestack_addr_del(struct vdestack *stack, const char *ifname, int family,
+		      const void *addr, unsigned int prefixlen);
+
+/*
+ * Add or delete a route of the main table to dst/dst_len (dst NULL or
+ * dst_len 0: the default route) through gateway (NULL: directly on the
+ * link) out of ifname (NULL: the interface the kernel finds for gateway).
+ * Deleting matches what is given.  0, or -1 with errno (EEXIST, ESRCH:
+ * no such route, ENETUNREACH: gateway not reachable).
+ */
+int vdestack_route_add(struct vdestack *stack, int family, const void *dst,
+		       unsigned int dst_len, const void *gateway, const char *ifname);
+int vdestack_route_del(struct vdestack *stack, int family, const void *dst,
+		       unsigned int dst_len, const void *gateway, const char *ifname);
+
+/*
+ * What the stack has: its interfaces, its addresses (IPv4 and IPv6), the
+ * unicast routes of its main table.  *list is set to an array the caller
+ * frees with free() (NULL when empty).  The count, or -1 with errno.
+ */
+int vdestack_links(struct vdestack *stack, struct vdestack_link **links);
+int vdestack_addrs(struct vdestack *stack, struct vdestack_addr **addrs);
+int vdestack_routes(struct vdestack *stack, struct vdestack_route **routes);
+
+/*
+ * Configure the stack from a string of comma-separated tokens, e.g.
+ * "ip=10.0.0.1/24,gw=10.0.0.254,ip=fd00::1/64,mtu=9000" (the tokens: see
+ * vdestack_config(3)).  The whole string is checked first: a bad one
+ * changes nothing and fails with EINVAL.  0, or -1 with errno.
+ */
+int vdestack_config(struct vdestack *stack, const char *config);
+
+/*
+ * Add an interface on another VDE network (vnl, as for vde_addstack) to the
+ * stack, named ifname (NULL: the first free "vdeN").  It has its own tap,
+ * VDE connection and pump, and goes with the stack.  0, or -1 with errno.
+ */
+int vdestack_addif(struct vdestack *stack, const char *vnl, const char *ifname);
+
 /* The library version, e.g. "1.0.0". */
 const char *vdestack_version(void);
 

@@ -11,7 +11,7 @@ PKGS=(
 	binutils groff-base			# nm (export check), groff (man page check)
 	clang libclang-rt-dev			# libFuzzer targets (scripts/fuzz.sh)
 	libvdeplug-dev vdeplug			# libvdeplug4 + plugins, vde_plug
-	libc-ares-dev libmnl-dev		# name resolution, rtnetlink (DHCP/SLAAC)
+	libc-ares-dev libmnl-dev		# name resolution; rtnetlink (nlconf.c, DHCP/SLAAC)
 	radvd dnsmasq-base isc-dhcp-server	# real servers the DHCP/DNS tests run
 	busybox iproute2			# commands run inside the stacks
 	procps util-linux passwd		# ps/pgrep, runuser, useradd

@@ -7,9 +7,7 @@ A :class:`Stack` is a network namespace of its own, linked to a VDE network
 
     import socket, vdestack
 
-    with vdestack.Stack("ptp:///tmp/link") as s:
-        s.cmd("/bin/busybox ip addr add 10.0.0.1/24 dev vde0; "
-              "/bin/busybox ip link set vde0 up")
+    with vdestack.Stack("ptp:///tmp/link", config="ip=10.0.0.1/24") as s:
         sock = s.socket(socket.AF_INET, socket.SOCK_STREAM)   # a StackSocket
         with s.as_default():          # socket.socket() opens in s here
             ...
@@ -29,6 +27,7 @@ except ImportError as _exc:         # say which system package is missing
 from ._carry import carry
 from ._default import as_default, current_stack, default_stack
 from ._resolve import Lease
+from ._netconf import Address, Link, Route
 from ._socket import StackSocket
 from ._stack import Stack
 
@@ -48,4 +47,5 @@ def core_version() -> str:
 __all__ = [
     "Stack", "StackSocket", "Lease", "default_stack", "as_default", "current_stack",
     "core_version", "STATUS_NOEXEC", "STATUS_SIGNAL", "__version__", "carry",
+    "Link", "Address", "Route",
 ]

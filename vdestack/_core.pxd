@@ -38,6 +38,38 @@ cdef extern from "vdestack.h" nogil:
         uint32_t reserved[4]
 
     int vdestack_stats(vdestack *stack, vdestack_stats_t *stats)
+
+    cdef struct vdestack_link:
+        int index
+        char name[16]
+        unsigned int mtu
+        unsigned int flags
+        unsigned int mac_len
+        unsigned char mac[32]
+
+    cdef struct vdestack_addr:
+        int ifindex
+        char ifname[16]
+        int family
+        unsigned int prefixlen
+        unsigned char addr[16]
+        unsigned int flags
+        unsigned int scope
+
+    cdef struct vdestack_route:
+        int family
+        unsigned int dst_len
+        unsigned char dst[16]
+        int has_gateway
+        unsigned char gateway[16]
+        int ifindex
+        char ifname[16]
+        unsigned int metric
+        unsigned int protocol
+
+    int vdestack_links(vdestack *stack, vdestack_link **links)
+    int vdestack_addrs(vdestack *stack, vdestack_addr **addrs)
+    int vdestack_routes(vdestack *stack, vdestack_route **routes)
     int vdestack_cmdv(vdestack *stack, char **argv)
     const char *vdestack_version()
 
@@ -96,3 +128,19 @@ cdef extern from "dhcp.h" nogil:
         long obtained
         unsigned int renewals
     int vds_dhcp4_lease(vdestack *stack, const char *ifname, vds_lease4 *out)
+
+
+cdef extern from "config.h" nogil:
+    # internal convention: 0 or -errno; on -EINVAL *bad_offset is where the
+    # bad token starts (VDS_CONF_NOWHERE: the string as a whole, or a value
+    # the kernel refused)
+    size_t VDS_CONF_NOWHERE
+    enum:
+        VDS_CONF_MAX
+    int vds_config_check(const char *config, size_t *bad_offset)
+    int vds_config_apply(vdestack *stack, const char *config, size_t *bad_offset)
+
+
+cdef extern from "stack.h" nogil:
+    # internal convention: 0 or -errno; made receives the interface's name
+    int vds_addif(vdestack *stack, const char *vnl, const char *ifname, char *made)

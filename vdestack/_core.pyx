@@ -18,7 +18,11 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 import os
+from _socket import AF_INET as _AF_INET_PY
 
+cdef int _AF_INET = _AF_INET_PY
+
+CONFIG_MAX = VDS_CONF_MAX          # longest configuration string, bytes
 STATUS_NOEXEC = VDESTACK_STATUS_NOEXEC
 STATUS_SIGNAL = VDESTACK_STATUS_SIGNAL
 
@@ -370,6 +374,150 @@ cdef class CoreStack:
             "lease": l.lease, "t1": l.t1, "t2": l.t2,
             "obtained": l.obtained, "renewals": l.renewals,
         }
+
+    def config(self, config):
+        """Apply a configuration string (vdestack_config).
+
+        Returns None once applied.  For a string whose token fails the
+        checks, nothing is applied and the offset (in the UTF-8 bytes) of
+        that token is returned.  Raises OSError for any other failure (the
+        kernel's errno, EINVAL for a string over CONFIG_MAX bytes or a
+        value the kernel refused, ETIMEDOUT of a DHCP wait, ...).
+        """
+        cdef bytes b = _config_bytes(config)
+        cdef const char *c = b
+        cdef size_t bad = VDS_CONF_NOWHERE
+        cdef int rc = 0
+        cdef vdestack *st = self._open()
+        with nogil:
+            rc = vds_config_apply(st, c, &bad)
+        if rc == -EINVAL and bad != VDS_CONF_NOWHERE:
+            return <Py_ssize_t>bad
+        if rc < 0:
+            _raise_errno(-rc, "cannot apply the configuration")
+        return None
+
+    def addif(self, vnl, ifname=None):
+        """vdestack_addif: one more interface on the VDE network vnl,
+        named ifname (None: the first free vdeN).  Returns its name.
+        ValueError for a name the kernel refuses (or with '%')."""
+        cdef bytes bvnl = _cstring(vnl, "vnl")
+        cdef bytes bname = None
+        cdef const char *cvnl = bvnl
+        cdef const char *cname = NULL
+        cdef char made[16]
+        cdef int rc = 0
+        cdef vdestack *st = self._open()
+        if ifname is not None:
+            if not isinstance(ifname, (str, bytes)):
+                raise TypeError(f"ifname must be str or bytes, not {type(ifname).__name__}")
+            bname = _cstring(ifname, "ifname")
+            cname = bname
+        made[0] = 0
+        with nogil:
+            rc = vds_addif(st, cvnl, cname, made)
+        if rc == 0:
+            return made.decode("utf-8", "surrogateescape")
+        if rc == -EINVAL and cname != NULL and (not vds_ifname_valid(cname) or b"%" in bname):
+            raise ValueError(f"invalid interface name {ifname!r}: the kernel takes "
+                             f"1 to 15 bytes, not '.' or '..', without '/', ':', '%' "
+                             f"or white space")
+        _raise_errno(-rc, f"cannot add an interface on VNL {os.fsdecode(bvnl)!r}")
+
+    def links(self):
+        """The interfaces (vdestack_links): a list of tuples
+        (index, name, mac bytes, mtu, IFF_* flags)."""
+        cdef vdestack_link *l = NULL
+        cdef int n = -1
+        cdef int err = 0
+        cdef int i
+        cdef vdestack *st = self._open()
+        with nogil:
+            n = vdestack_links(st, &l)
+            err = errno
+        if n < 0:
+            _raise_errno(err, "cannot list the stack's interfaces")
+        try:
+            return [(l[i].index, l[i].name.decode("utf-8", "surrogateescape"),
+                     bytes(l[i].mac[:l[i].mac_len]), l[i].mtu, l[i].flags)
+                    for i in range(n)]
+        finally:
+            free(l)
+
+    def addrs(self):
+        """The addresses (vdestack_addrs): a list of tuples
+        (ifindex, ifname, family, address bytes, prefixlen, IFA_F_* flags, scope)."""
+        cdef vdestack_addr *a = NULL
+        cdef int n = -1
+        cdef int err = 0
+        cdef int i
+        cdef vdestack *st = self._open()
+        with nogil:
+            n = vdestack_addrs(st, &a)
+            err = errno
+        if n < 0:
+            _raise_errno(err, "cannot list the stack's addresses")
+        try:
+            return [(a[i].ifindex, a[i].ifname.decode("utf-8", "surrogateescape"),
+                     a[i].family, bytes(a[i].addr[:_alen(a[i].family)]),
+                     a[i].prefixlen, a[i].flags, a[i].scope)
+                    for i in range(n)]
+        finally:
+            free(a)
+
+    def routes(self):
+        """The unicast routes of the main table (vdestack_routes): a list of
+        tuples (family, destination bytes, dst_len, gateway bytes or None,
+        ifindex, ifname, metric, protocol)."""
+        cdef vdestack_route *r = NULL
+        cdef int n = -1
+        cdef int err = 0
+        cdef int i
+        cdef vdestack *st = self._open()
+        with nogil:
+            n = vdestack_routes(st, &r)
+            err = errno
+        if n < 0:
+            _raise_errno(err, "cannot list the stack's routes")
+        try:
+            return [(r[i].family, bytes(r[i].dst[:_alen(r[i].family)]), r[i].dst_len,
+                     bytes(r[i].gateway[:_alen(r[i].family)]) if r[i].has_gateway else None,
+                     r[i].ifindex, r[i].ifname.decode("utf-8", "surrogateescape"),
+                     r[i].metric, r[i].protocol)
+                    for i in range(n)]
+        finally:
+            free(r)
+
+
+cdef int _alen(int family) noexcept:
+    return 4 if family == _AF_INET else 16
+
+
+cdef bytes _config_bytes(object config):
+    """A configuration string as UTF-8 bytes without NUL."""
+    if isinstance(config, str):
+        b = config.encode("utf-8", "surrogateescape")
+    elif isinstance(config, bytes):
+        b = config
+    else:
+        raise TypeError(f"config must be str or bytes, not {type(config).__name__}")
+    if b"\0" in b:
+        raise ValueError(f"config contains a NUL character: {config!r}")
+    return b
+
+
+def config_check(config):
+    """Check a configuration string without a stack (interfaces are not
+    looked up).  None if it is valid, else the offset (in its UTF-8 bytes)
+    of the bad token, -1 when no single token is at fault."""
+    cdef bytes b = _config_bytes(config)
+    cdef size_t bad = VDS_CONF_NOWHERE
+    cdef int rc = vds_config_check(b, &bad)
+    if rc == -EINVAL:
+        return -1 if bad == VDS_CONF_NOWHERE else <Py_ssize_t>bad
+    if rc < 0:
+        _raise_errno(-rc, "cannot check the configuration")
+    return None
 
 
 cdef object _bad_arg(object a):

@@ -10,7 +10,8 @@ import warnings
 import weakref
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
-from . import _core, _default, _messages, _resolve
+from . import _core, _default, _messages, _netconf, _resolve
+from ._netconf import Address, Link, Route
 from ._socket import StackSocket
 
 __all__ = ["Stack"]
@@ -82,10 +83,14 @@ class Stack:
     ``vnl`` is a vdeplug VNL (``vde:///tmp/sw``, ``ptp:///tmp/link``,
     ``switch:///tmp/sw``, ...), ``"=command args"`` for stream mode (the
     command runs on the host, found on PATH, and its stdin/stdout carry the
-    VDE stream), or None/``""`` for a stack with loopback only.  ``ifname``
-    names the interface (default ``vde0``, at most 15 bytes).  The new stack
-    has ``lo`` up and its interface down and without addresses: configure
-    it with :meth:`cmd`.
+    VDE stream), or None/``""`` for a stack with loopback only; a list of
+    VNLs makes one interface on each (``vde0``, ``vde1``, ...; see
+    :meth:`add_interface`).  ``ifname`` names the (first) interface
+    (default ``vde0``, at most 15 bytes).  The new stack
+    has ``lo`` up and its interface down and without addresses.  ``config``
+    is a configuration string applied at once (see :meth:`config`), e.g.
+    ``"ip=10.0.0.1/24,gw=10.0.0.254"``; a bad one raises ValueError before
+    the stack is made.
 
     Raises OSError (with the errno of the failure, e.g. FileNotFoundError,
     and a message naming the VNL; PermissionError naming ``/dev/net/tun``
@@ -102,9 +107,19 @@ class Stack:
     child inherits them.
     """
 
-    def __init__(self, vnl: Optional[PathType] = None,
-                 ifname: Optional[StrOrBytes] = None) -> None:
+    def __init__(self, vnl: Union[None, PathType, Sequence[PathType]] = None,
+                 ifname: Optional[StrOrBytes] = None,
+                 config: Optional[StrOrBytes] = None) -> None:
         self._core: Optional[_core.CoreStack] = None
+        more: List[PathType] = []
+        if isinstance(vnl, (list, tuple)):
+            if not vnl:
+                raise ValueError("vnl: an empty list of VNLs")
+            vnl, more = vnl[0], list(vnl[1:])
+        if config is not None:
+            bad = _core.config_check(config)
+            if bad is not None:
+                raise _netconf.config_error(config, bad)
         try:
             self._core = _core.CoreStack(vnl, ifname)
         except OSError as exc:
@@ -119,6 +134,15 @@ class Stack:
             self._ifname: Optional[str] = _text(ifname)
         else:
             self._ifname = "vde0" if self._vnl else None
+        self._interfaces: List[str] = [self._ifname] if self._vnl and self._ifname else []
+        try:
+            for v in more:
+                self.add_interface(v)
+            if config is not None:
+                self.config(config)
+        except BaseException:
+            self.close()
+            raise
 
     # -- what the stack is ------------------------------------------------
 
@@ -132,6 +156,12 @@ class Stack:
         """Name of the stack's interface (``vde0`` unless given), None for a
         loopback-only stack made without an explicit name."""
         return self._ifname
+
+    @property
+    def interfaces(self) -> List[str]:
+        """Names of the stack's own interfaces, in the order they were made
+        (not ``lo``)."""
+        return list(self._interfaces)
 
     @property
     def closed(self) -> bool:
@@ -290,6 +320,63 @@ class Stack:
         received).
         """
         return self._open_core().stats()
+
+    # -- network configuration -------------------------------------------------
+
+    def config(self, config: StrOrBytes) -> None:
+        """Configure the stack from a string of comma-separated tokens.
+
+        Tokens: ``iface=NAME`` (the interface of the tokens after it;
+        default: the first), ``ip=ADDR/LEN`` (IPv4 or IPv6, repeatable),
+        ``gw=ADDR`` (default gateway, IPv4 or IPv6), ``mtu=N``,
+        ``mac=XX:XX:XX:XX:XX:XX``, ``up``, ``down``, ``dns=ADDR``
+        (repeatable), ``domain=NAME``, ``dhcp``, ``dhcp6``, ``slaac``,
+        ``fqdn=NAME`` (sent in DHCP requests), ``timeout=SECONDS`` (for
+        dhcp/dhcp6/slaac, default 10).  An address, a gateway, dhcp,
+        dhcp6 or slaac brings the interface up.  Example::
+
+            s.config("ip=10.0.0.1/24,gw=10.0.0.254,ip=fd00::1/64")
+
+        Raises ValueError naming the bad token when the string is invalid
+        or names an interface the stack does not have (nothing is applied
+        then), OSError with the kernel's errno when it refuses a setting
+        (what came before it stays applied), TimeoutError when a DHCP
+        server or router does not answer in time.
+        """
+        core = self._open_core()
+        if isinstance(config, (str, bytes)) and \
+                len(config.encode("utf-8", "surrogateescape") if isinstance(config, str)
+                    else config) > _core.CONFIG_MAX:
+            raise _netconf.config_error(config, -1)
+        bad = core.config(config)
+        if bad is not None:
+            raise _netconf.config_error(config, bad, no_interface=not self._interfaces)
+
+    def add_interface(self, vnl: PathType, ifname: Optional[StrOrBytes] = None) -> str:
+        """Add an interface on another VDE network and return its name.
+
+        ``ifname`` None gives the first free ``vdeN`` (``vde1`` next to
+        ``vde0``).  Like the first interface it starts down and without
+        addresses: configure it with ``config("iface=NAME,...")``.  It has
+        its own VDE connection and goes with the stack.  Raises OSError
+        (e.g. FileNotFoundError for a switch that is not there, EBUSY for a
+        name in use), ValueError for an invalid name.
+        """
+        name = self._open_core().addif(vnl, ifname)
+        self._interfaces.append(name)
+        return name
+
+    def links(self) -> List[Link]:
+        """The stack's interfaces as the kernel reports them (``lo`` too)."""
+        return _netconf.links_of(self._open_core().links())
+
+    def addresses(self) -> List[Address]:
+        """The stack's IPv4 and IPv6 addresses (link-local and loopback too)."""
+        return _netconf.addresses_of(self._open_core().addrs())
+
+    def routes(self) -> List[Route]:
+        """The unicast routes of the stack's main routing table."""
+        return _netconf.routes_of(self._open_core().routes())
 
     # -- names and leases ------------------------------------------------------
 

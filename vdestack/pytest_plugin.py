@@ -69,17 +69,12 @@ def ip_command() -> str:
 
 
 def _configure(stack: "Stack", ip: Union[str, Sequence[str]]) -> None:
-    """Add the addresses to the stack's interface and bring it up."""
+    """Add the addresses to the stack's interface and bring it up, with a
+    configuration string (in-process: no command runs)."""
     if stack.ifname is None:
         raise ValueError("ip= needs a stack with an interface (give a vnl)")
     addrs = [ip] if isinstance(ip, str) else list(ip)
-    cmd = ip_command()
-    line = "; ".join([f"{cmd} addr add {a} dev {stack.ifname}" for a in addrs] +
-                     [f"{cmd} link set {stack.ifname} up"])
-    status = stack.cmd(line)
-    if status != 0:
-        raise RuntimeError(f"configuring {addrs} on {stack.ifname}: "
-                           f"'{line}' exited with status {status}")
+    stack.config(",".join([f"iface={stack.ifname}"] + [f"ip={a}" for a in addrs]))
 
 
 @pytest.fixture

@@ -87,6 +87,15 @@ int main(int argc, char *argv[])
 		perror("vde_addstack");
 		return 1;
 	}
+#ifdef VDESTACK_EXTENSIONS
+	snprintf(cmd, sizeof(cmd), "ip=%s", argv[3]);	/* brings vde0 up too */
+	rc = vdestack_config(stack, cmd);
+	if (rc != 0) {
+		fprintf(stderr, "vdestack_config(\"%s\"): %s\n", cmd, strerror(errno));
+		vde_delstack(stack);
+		return 1;
+	}
+#else
 	snprintf(cmd, sizeof(cmd), "/bin/busybox ip addr add %s dev vde0;"
 			"/bin/busybox ip link set vde0 up", argv[3]);
 	rc = vde_stackcmd(stack, cmd);
@@ -95,6 +104,7 @@ int main(int argc, char *argv[])
 		vde_delstack(stack);
 		return 1;
 	}
+#endif
 	fd = connect_server(stack, &srv);
 	if (fd < 0) {
 		fprintf(stderr, "cannot connect to %s:5000: %s\n", argv[2], strerror(errno));

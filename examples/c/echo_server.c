@@ -49,6 +49,17 @@ int main(int argc, char *argv[])
 		perror("vde_addstack");
 		return 1;
 	}
+#ifdef VDESTACK_EXTENSIONS
+	/* in-process: the address, and the interface up (an address implies it) */
+	snprintf(cmd, sizeof(cmd), "ip=%s/24", addr);
+	rc = vdestack_config(mystack, cmd);
+	if (rc != 0) {
+		perror("vdestack_config");
+		vde_delstack(mystack);
+		return 1;
+	}
+#else
+	/* the original library: configure it with commands run in the stack */
 	snprintf(cmd, sizeof(cmd), "/bin/busybox ip addr add %s/24 dev vde0;"
 			"/bin/busybox ip link set vde0 up", addr);
 	rc = vde_stackcmd(mystack, cmd);
@@ -57,6 +68,7 @@ int main(int argc, char *argv[])
 		vde_delstack(mystack);
 		return 1;
 	}
+#endif
 	signal(SIGCHLD, getstatus);
 
 	fd = vde_msocket(mystack, AF_INET, SOCK_STREAM, 0);

@@ -29,10 +29,10 @@ int main(void)
 		perror("vde_addstack");
 		return 1;
 	}
-	vde_stackcmd(a, "/usr/sbin/ip addr add 10.0.0.1/24 dev vde0;"
-			"/usr/sbin/ip link set vde0 up");
-	vde_stackcmd(b, "/usr/sbin/ip addr add 10.0.0.2/24 dev vde0;"
-			"/usr/sbin/ip link set vde0 up");
+	/* an address each, vde0 up: in-process, no command runs */
+	if (vdestack_config(a, "ip=10.0.0.1/24") < 0 ||
+	    vdestack_config(b, "ip=10.0.0.2/24") < 0)
+		return perror("vdestack_config"), 1;
 
 	srv = vde_msocket(a, AF_INET, SOCK_STREAM, 0);	/* a socket in stack a */
 	inet_pton(AF_INET, "10.0.0.1", &sa.sin_addr);

@@ -67,12 +67,8 @@ def main(argv):
     nclients = int(argv[1]) if len(argv) > 1 else 3
     with tempfile.TemporaryDirectory(prefix="vdestack-") as tmp:
         link = f"ptp://{tmp}/link"
-        with vdestack.Stack(link) as server_stack, vdestack.Stack(link) as client_stack:
-            for stack, ip in ((server_stack, SERVER_IP), (client_stack, CLIENT_IP)):
-                status = stack.cmd(f"/bin/busybox ip addr add {ip}/24 dev vde0; "
-                                   f"/bin/busybox ip link set vde0 up")
-                if status != 0:
-                    sys.exit(f"configuring {ip} failed (exit status {status})")
+        with vdestack.Stack(link, config=f"ip={SERVER_IP}/24") as server_stack, \
+                vdestack.Stack(link, config=f"ip={CLIENT_IP}/24") as client_stack:
             ok = asyncio.run(asyncio.wait_for(run(server_stack, client_stack, nclients), 60))
     print("all lines echoed" if ok else "some lines were lost")
     return 0 if ok else 1

@@ -30,10 +30,7 @@ ALPHA, BETA = "10.0.0.1", "10.0.0.2"
 
 
 def configure(stack, ip):
-    status = stack.cmd(f"/bin/busybox ip addr add {ip}/24 dev vde0; "
-                       f"/bin/busybox ip link set vde0 up")
-    if status != 0:
-        sys.exit(f"configuring {ip} failed (exit status {status})")
+    stack.config(f"ip={ip}/24")     # the address, and vde0 up
 
 
 def echo_server(listener):

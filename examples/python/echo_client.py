@@ -27,11 +27,7 @@ def main(argv):
     if "/" not in my_ip:
         my_ip += "/24"
     ok = True
-    with vdestack.Stack(vnl) as stack:
-        status = stack.cmd(f"/bin/busybox ip addr add {my_ip} dev vde0; "
-                           f"/bin/busybox ip link set vde0 up")
-        if status != 0:
-            sys.exit(f"configuring the stack failed (exit status {status})")
+    with vdestack.Stack(vnl, config=f"ip={my_ip}") as stack:
         with stack.socket() as sock:
             sock.settimeout(10)
             sock.connect((server_ip, PORT))

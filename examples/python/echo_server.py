@@ -60,14 +60,9 @@ def main(argv):
     gateway = argv[3] if len(argv) > 3 else None
     if "/" not in addr:
         addr += "/24"
-    with vdestack.Stack(vnl) as stack:
-        config = (f"/bin/busybox ip addr add {addr} dev vde0; "
-                  f"/bin/busybox ip link set vde0 up")
-        if gateway:
-            config += f"; /bin/busybox ip route add default via {gateway}"
-        status = stack.cmd(config)
-        if status != 0:
-            sys.exit(f"configuring the stack failed (exit status {status})")
+    config = f"ip={addr}" + (f",gw={gateway}" if gateway else "")
+    # the address (and a default route): vde0 comes up with them
+    with vdestack.Stack(vnl, config=config) as stack:
         signal.signal(signal.SIGCHLD, reap)
 
         listener = stack.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -12,18 +12,11 @@ import tempfile
 import vdestack
 
 
-def up(stack, address):
-    """Give the stack's interface (vde0) an address and bring it up."""
-    status = stack.cmd(f"/usr/sbin/ip addr add {address} dev vde0; "
-                       f"/usr/sbin/ip link set vde0 up")
-    assert status == 0, f"ip exited with {status}"
-
-
 with tempfile.TemporaryDirectory() as tmp:
     link = f"ptp://{tmp}/link"                     # a point-to-point VDE link
-    with vdestack.Stack(link) as a, vdestack.Stack(link) as b:
-        up(a, "10.0.0.1/24")
-        up(b, "10.0.0.2/24")
+    # each stack's vde0 gets an address and comes up (a configuration string)
+    with vdestack.Stack(link, config="ip=10.0.0.1/24") as a, \
+            vdestack.Stack(link, config="ip=10.0.0.2/24") as b:
 
         server = a.socket()                        # a socket.socket made in stack a
         server.bind(("10.0.0.1", 5000))

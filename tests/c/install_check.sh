@@ -30,7 +30,9 @@ lib=$(find "$DESTDIR" -name 'libvdestack.so.0')
 [ -n "$hdr" ] && ok "installed $hdr" || bad "no vdestack.h installed"
 [ -n "$lib" ] && ok "installed $lib" || bad "no libvdestack.so.0 installed"
 for p in libvdestack vde_addstack vde_delstack vde_default_stack vde_stackcmd vde_msocket \
-		vdestack_stats vdestack_cmdv; do
+		vdestack_stats vdestack_cmdv vdestack_config vdestack_link_set vdestack_addr_add \
+		vdestack_addr_del vdestack_route_add vdestack_route_del vdestack_links vdestack_addrs \
+		vdestack_routes vdestack_addif; do
 	f=$(find "$DESTDIR" -path "*/man3/$p.3")
 	[ -n "$f" ] && ok "man page $p.3" || bad "man page $p.3 not installed"
 done

@@ -102,3 +102,12 @@ def test_dhcp_dns() -> None:
     assert "lease: Lease(ifname='vde0', address=IPv4Interface('10.0.0.1" in out, out
     assert "search example.internal\nnameserver 10.0.0.1\n" in out, out
     assert "hello 10.0.0.1" in out and "you asked for /page" in out, out
+
+
+def test_pyroute2_config() -> None:
+    proc = run(str(EXAMPLES / "pyroute2_config.py"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "pyroute2 sees vde0: mtu 1400" in proc.stdout
+    assert "a has 10.0.0.1/24" in proc.stdout and "a has fd00::1/64" in proc.stdout
+    assert "a routes 10.9.0.0/16 via 10.0.0.2" in proc.stdout
+    assert "b got 'hello 10.0.0.2' from a" in proc.stdout
