@@ -19,6 +19,7 @@ from libc.string cimport memset
 
 import os
 from _socket import AF_INET as _AF_INET_PY
+from _socket import gaierror as _gaierror
 
 cdef int _AF_INET = _AF_INET_PY
 
@@ -310,17 +311,14 @@ cdef class CoreStack:
         hints.ai_socktype = type
         hints.ai_protocol = proto
         hints.ai_flags = flags
-        st = self._enter()
-        try:
-            with nogil:
-                rc = vdestack_getaddrinfo(st, chost, cport, &hints, &res)
-                err = errno
-        finally:
-            self._leave()
+        st = self._open()
+        with nogil:
+            rc = vdestack_getaddrinfo(st, chost, cport, &hints, &res)
+            err = errno
         if rc == EAI_SYSTEM:
             _raise_errno(err, "getaddrinfo in the stack")
         if rc != 0:
-            raise _socket.gaierror(rc, gai_strerror(rc).decode("utf-8", "replace"))
+            raise _gaierror(rc, gai_strerror(rc).decode("utf-8", "replace"))
         out = []
         try:
             ai = res
@@ -336,15 +334,12 @@ cdef class CoreStack:
 
     def resolvconf(self):
         """vdestack_resolvconf: the stack's resolv.conf text (str)."""
-        cdef vdestack *st = self._enter()
+        cdef vdestack *st = self._open()
         cdef char *text = NULL
         cdef int err = 0
-        try:
-            with nogil:
-                text = vdestack_resolvconf(st)
-                err = errno
-        finally:
-            self._leave()
+        with nogil:
+            text = vdestack_resolvconf(st)
+            err = errno
         if text == NULL:
             _raise_errno(err, "cannot make the stack's resolv.conf text")
         try:
@@ -357,13 +352,10 @@ cdef class CoreStack:
         cdef bytes b = _cstring(ifname, "interface name")
         cdef const char *c = b
         cdef vds_lease4 l
-        cdef vdestack *st = self._enter()
+        cdef vdestack *st = self._open()
         cdef int rc
-        try:
-            with nogil:
-                rc = vds_dhcp4_lease(st, c, &l)
-        finally:
-            self._leave()
+        with nogil:
+            rc = vds_dhcp4_lease(st, c, &l)
         if rc < 0:
             return None
         return {

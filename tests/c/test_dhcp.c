@@ -25,6 +25,18 @@
 #include <sys/socket.h>
 
 #include "vt.h"
+
+/* built with ASan or TSan (gcc's macros, clang's __has_feature) */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define VT_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define VT_SANITIZED 1
+#endif
+#endif
+#ifndef VT_SANITIZED
+#define VT_SANITIZED 0
+#endif
 #include "netinfo.h"
 #include "dhcp.h"
 
@@ -552,6 +564,17 @@ VT_TEST(dns_dnsmasq, 40)
 	CHECK(ret == EAI_NONAME, "a name that does not exist: EAI_NONAME (%s)",
 	      gai_strerror(ret));
 
+#if VT_SANITIZED
+	/*
+	 * ASan and TSan intercept getaddrinfo() themselves: a call would
+	 * reach the host's resolver, not our interposer (a sanitized program
+	 * gets no default-stack name lookups; vdestack_getaddrinfo(3) says so).
+	 */
+	vt_info("sanitizer build: getaddrinfo() through the default stack not tried");
+	(void)peer;
+	lfd = cfd = afd = -1;
+	(void)lfd, (void)cfd, (void)afd;
+#else
 	/* the default stack: the program's plain getaddrinfo() goes through it */
 	lfd = vt_listen(s, "10.0.0.1", 7001);
 	REQUIRE(lfd >= 0, "listener");
@@ -570,9 +593,11 @@ VT_TEST(dns_dnsmasq, 40)
 	close(cfd);
 	close(lfd);
 
+#endif
 	/* every query reached dnsmasq from the client stack's address */
 	n = count_lines(log, "query[A] web.vdstest.internal from 10.0.0.2");
-	CHECK(n >= 3, "dnsmasq logged %d A queries for web.vdstest.internal from 10.0.0.2", n);
+	CHECK(n >= (VT_SANITIZED ? 2 : 3),
+	      "dnsmasq logged %d A queries for web.vdstest.internal from 10.0.0.2", n);
 
 	/* a command in the stack resolves through its /etc/resolv.conf */
 	{
