@@ -11,7 +11,8 @@ PKGS=(
 	binutils groff-base			# nm (export check), groff (man page check)
 	clang libclang-rt-dev			# libFuzzer targets (scripts/fuzz.sh)
 	libvdeplug-dev vdeplug			# libvdeplug4 + plugins, vde_plug
-	libmnl-dev				# netlink messages (nlconf.c)
+	libc-ares-dev libmnl-dev		# name resolution; rtnetlink (nlconf.c, DHCP/SLAAC)
+	radvd dnsmasq-base isc-dhcp-server	# real servers the DHCP/DNS tests run
 	busybox iproute2			# commands run inside the stacks
 	procps util-linux passwd		# ps/pgrep, runuser, useradd
 	python3-dev python3-venv		# the Python package and its tests

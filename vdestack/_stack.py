@@ -10,7 +10,7 @@ import warnings
 import weakref
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
-from . import _core, _default, _messages, _netconf
+from . import _core, _default, _messages, _netconf, _resolve
 from ._netconf import Address, Link, Route
 from ._socket import StackSocket, new_in_stack
 
@@ -386,3 +386,30 @@ class Stack:
     def routes(self) -> List[Route]:
         """The unicast routes of the stack's main routing table."""
         return _netconf.routes_of(self._open_core().routes())
+
+    # -- names and leases ------------------------------------------------------
+
+    def getaddrinfo(self, host: Any, port: Any, family: int = 0, type: int = 0,
+                    proto: int = 0, flags: int = 0) -> List[_resolve.AddrInfo]:
+        """:func:`socket.getaddrinfo` in this stack: same arguments, same
+        results, ``socket.gaierror`` on failure.
+
+        Names are resolved with the stack's DNS servers (``dns=``/``domain=``
+        of its configuration, else those of its DHCP leases) over sockets
+        made in the stack, never by the host's resolver; a stack without a
+        DNS server raises ``socket.gaierror`` (``EAI_AGAIN``).  Numeric
+        addresses and ``localhost`` (the stack's loopback) need no server;
+        the host's ``/etc/hosts`` is not read.  The lookup releases the GIL.
+        """
+        return _resolve.getaddrinfo(self._open_core(), host, port, family, type,
+                                    proto, flags)
+
+    def resolvconf(self) -> str:
+        """The stack's resolver configuration as ``resolv.conf`` text
+        (``search DOMAIN`` and ``nameserver ADDR`` lines)."""
+        return self._open_core().resolvconf()
+
+    def lease(self, iface: str = "vde0") -> Optional[_resolve.Lease]:
+        """The DHCPv4 lease that interface ``iface`` holds now, or None (no
+        DHCP on it, or the lease was lost and not yet regained)."""
+        return _resolve.lease_from_core(iface, self._open_core().lease4(iface))
