@@ -35,6 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CSRC = "csrc"
 EXCLUDED_C = {"interpose.c"}      # only in libvdestack.so
 INSTALL_HINT = "apt-get install libvdeplug-dev"
+CARES_HINT = "apt-get install libc-ares-dev"
 MNL_HINT = "apt-get install libmnl-dev"
 EXPORTED = ["PyInit__core"]
 
@@ -145,6 +146,10 @@ class BuildExt(build_ext):
                             "int main(void) { return vde_open(\"\", \"\", NULL) != NULL; }\n",
                        "the libvdeplug library (-lvdeplug) not found", INSTALL_HINT,
                        libraries=["vdeplug"])
+            self.probe(tmp, "#include <ares.h>\n"
+                            "int main(void) { return ares_library_init(ARES_LIB_INIT_ALL); }\n",
+                       "c-ares (ares.h, -lcares) not found", CARES_HINT,
+                       libraries=["cares"])
             self.probe(tmp, "#include <stddef.h>\n#include <libmnl/libmnl.h>\n"
                             "int main(void) { struct nlmsghdr *h = NULL; return h != NULL; }\n",
                        "libmnl/libmnl.h not found", MNL_HINT)
@@ -177,7 +182,7 @@ def extensions(root):
         "vdestack._core",
         sources=["vdestack/_core.pyx"] + c_sources(),
         include_dirs=[CSRC],
-        libraries=["vdeplug", "mnl", "pthread"],
+        libraries=["vdeplug", "cares", "mnl", "pthread"],
         define_macros=[("_GNU_SOURCE", None)],
         extra_compile_args=["-fvisibility=hidden", "-pthread", "-Wall"],
         extra_link_args=["-pthread"] + strip_flags(),

@@ -28,6 +28,11 @@
  *   -t SECONDS      duration of the traffic scenarios
  *   -n COUNT        iterations / number of stacks
  *   -v VNL          the VNL for msocket/stackcmd/addstack/scale (null://)
+ *   -x N            N more (idle, addressed, up) stacks on A's network,
+ *                   e.g. a bridge of 8 for local:// with -x 6
+ *
+ * scale on a local:// network (ours only) gives every stack an address in
+ * 10.0.0.0/8 and ends with 1 s of tcp_rr between the last and the first.
  *
  * Output: one JSON object on stdout (last line).  Diagnostics on stderr.
  * Exit status 0 when the scenario ran, 1 when it failed (the JSON then has
@@ -87,6 +92,7 @@ static const char *opt_vnl = "null://";
 static int opt_mtu = 1500;
 static double opt_secs = 5.0;
 static long opt_count = -1;
+static int opt_extra;
 static const char *scenario;
 
 /* ------------------------------------------------------------ output --- */
@@ -285,6 +291,28 @@ static void ep_close(struct ep *e)
 		close(e->nsfd);
 	e->st = NULL;
 	e->nsfd = -1;
+}
+
+/* bystanders on A's network (a bridge of 2 + n): addressed, up, idle */
+#define EXTRA_MAX 64
+static struct ep extra[EXTRA_MAX];
+static char extra_addr[EXTRA_MAX][16];
+static int nextra;
+
+static void extras_open(const char *vnl, int n)
+{
+	for (nextra = 0; nextra < n && nextra < EXTRA_MAX; nextra++) {
+		snprintf(extra_addr[nextra], sizeof(extra_addr[nextra]), "10.0.0.%d",
+			 10 + (nextra & 63));
+		ep_open(&extra[nextra], "x", vnl, NULL, extra_addr[nextra]);
+	}
+	jadd("\"extra_stacks\":%d", nextra);
+}
+
+static void extras_close(void)
+{
+	while (nextra > 0)
+		ep_close(&extra[--nextra]);
 }
 
 static struct sockaddr_in sin_of(const char *addr, int port)
@@ -939,6 +967,9 @@ static void run_scale(void)
 	struct memsum m0, m1;
 	double t0, t1, t2, tmax = 0;
 	int threads_peak;
+	/* one network of all: addresses in one /8, a round trip at the end */
+	int local = !strncmp(opt_vnl, "local://", 8);
+	double trr = 0;
 
 	/* warm the library and the page cache (busybox), then the baseline */
 	{
@@ -964,9 +995,9 @@ static void run_scale(void)
 		if (!st[i])
 			fail("vde_addstack #%ld (%s): %s", i, opt_vnl, strerror(errno));
 		snprintf(cmd, sizeof(cmd),
-			 "/bin/busybox ip addr add 10.%ld.%ld.1/24 dev vde0; "
+			 "/bin/busybox ip addr add 10.%ld.%ld.1/%d dev vde0; "
 			 "/bin/busybox ip link set vde0 up",
-			 (i >> 8) & 255, i & 255);
+			 (i >> 8) & 255, i & 255, local ? 8 : 24);
 		rc = vde_stackcmd(st[i], cmd);
 		if (rc != 0)
 			fail("vde_stackcmd #%ld returned %d (%s)", i, rc,
@@ -985,6 +1016,21 @@ static void run_scale(void)
 	avail1 = meminfo_kb("MemAvailable");
 	netns1 = slab_active("net_namespace");
 	userns1 = slab_active("user_namespace");
+	if (local && n >= 2) {
+		struct ep a = { .name = "last", .st = st[n - 1], .nsfd = -1 };
+		struct ep b = { .name = "first", .st = st[0], .nsfd = -1,
+				.addr = "10.0.0.1" };
+		double secs = opt_secs;
+		char la[32];
+
+		snprintf(la, sizeof(la), "10.%ld.%ld.1", ((n - 1) >> 8) & 255, (n - 1) & 255);
+		a.addr = la;
+		opt_secs = 1;
+		trr = now();
+		run_tcp_rr(&a, &b);
+		trr = now() - trr;	/* not part of the deletion */
+		opt_secs = secs;
+	}
 
 	for (long i = 0; i < n; i++)
 		vde_delstack(st[i]);
@@ -997,6 +1043,8 @@ static void run_scale(void)
 			break;
 		usleep(100000);
 	}
+	/* a helper that lingered is reaped by a thread that then closes its fds */
+	usleep(20000);
 	fds1 = count_fds(&tun1, &ns1);
 	/* the kernel frees namespaces asynchronously: wait for it to settle */
 	netns2 = slab_active("net_namespace");
@@ -1010,7 +1058,7 @@ static void run_scale(void)
 	jadd("\"create_addr_total_s\":%.4f", t1 - t0);
 	jadd("\"create_addr_per_stack_ms\":%.4f", (t1 - t0) / n * 1e3);
 	jadd("\"create_addr_max_ms\":%.4f", tmax * 1e3);
-	jadd("\"delete_per_stack_ms\":%.4f", (t2 - t1) / n * 1e3);
+	jadd("\"delete_per_stack_ms\":%.4f", (t2 - t1 - trr) / n * 1e3);
 	jadd("\"helpers_peak\":%d", helpers_peak);
 	jadd("\"threads_peak\":%d", threads_peak);
 	jadd("\"mm_groups_peak\":%d", m1.groups);
@@ -1137,7 +1185,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: bench tcp_stream|tcp_rr|udp_small|msocket|stackcmd|addstack|scale|config|info\n"
 		"             [-a VNL -b VNL | -A NSPATH -B NSPATH] [-m MTU] [-t SECS]\n"
-		"             [-n COUNT] [-v VNL]\n");
+		"             [-n COUNT] [-v VNL] [-x EXTRA]\n");
 	exit(2);
 }
 
@@ -1151,7 +1199,7 @@ int main(int argc, char **argv)
 		usage();
 	scenario = argv[1];
 	optind = 2;
-	while ((c = getopt(argc, argv, "a:b:A:B:m:t:n:v:")) != -1) {
+	while ((c = getopt(argc, argv, "a:b:A:B:m:t:n:v:x:")) != -1) {
 		switch (c) {
 		case 'a': opt_vnl_a = optarg; break;
 		case 'b': opt_vnl_b = optarg; break;
@@ -1161,6 +1209,7 @@ int main(int argc, char **argv)
 		case 't': opt_secs = atof(optarg); break;
 		case 'n': opt_count = atol(optarg); break;
 		case 'v': opt_vnl = optarg; break;
+		case 'x': opt_extra = atoi(optarg); break;
 		default: usage();
 		}
 	}
@@ -1197,6 +1246,8 @@ int main(int argc, char **argv)
 		jadd("\"raw\":%d", raw);
 		ep_open(&a, "a", opt_vnl_a, raw ? opt_ns_a : NULL, ADDR_A);
 		ep_open(&b, "b", opt_vnl_b, raw ? opt_ns_b : NULL, ADDR_B);
+		if (opt_extra > 0 && !raw)
+			extras_open(opt_vnl_a, opt_extra);
 		if (!strcmp(scenario, "tcp_stream"))
 			run_tcp_stream(&a, &b);
 		else if (!strcmp(scenario, "tcp_rr"))
@@ -1205,6 +1256,7 @@ int main(int argc, char **argv)
 			run_udp_small(&a, &b);
 		ep_close(&a);
 		ep_close(&b);
+		extras_close();
 	} else if (!strcmp(scenario, "msocket")) {
 		run_msocket();
 	} else if (!strcmp(scenario, "stackcmd")) {

@@ -182,10 +182,51 @@ def make_cases(a):
     cases.append(Case("config", "root", None, CONFIG_METRICS))
     cases.append(Case("config", "unprivileged", None, CONFIG_METRICS, user=True))
     cases.append(Case("python", "null://", None, [], min_runs=5))
+    cases += local_cases(a)
     if a.only:
         keep = set(a.only.split(","))
         cases = [c for c in cases if c.name in keep or c.label in keep
-                 or f"{c.name} {c.transport}" in keep]
+                 or f"{c.name} {c.transport}" in keep
+                 or ("local" in keep and c.params.get("local"))]
+    return cases
+
+
+# local://NAME (ours only), against the kernel's veth measured in the same
+# case, alternating: "local" is a bridge of 2 stacks, "local8" of 8 (the
+# traffic between two of them, six idle bystanders)
+LOCAL_TRANSPORTS = {"local": 0, "local8": 6}
+LOCAL_METRICS = {
+    "tcp_stream": [("MBps", "throughput", "MB/s", "ratio", (">=", 0.7)),
+                   ("cpu_s_per_GB", "CPU per GB moved", "s", "info", None)],
+    "tcp_rr": [("rtt_p50_us", "p50 latency", "us", "ratio", ("<=", 1.3)),
+               ("rtt_p99_us", "p99 latency", "us", "info", None),
+               ("rtt_min_us", "min latency", "us", "info", None)],
+    "udp_small": [("delivered_pps", "delivered", "pkt/s", "info", None),
+                  ("loss_pct", "loss", "%", "info", None),
+                  ("sent_pps", "sent", "pkt/s", "info", None)],
+}
+LOCAL_SCALE_METRICS = [
+    ("create_addr_per_stack_ms", "create+address per stack", "ms", "info", None),
+    ("delete_per_stack_ms", "delete per stack", "ms", "info", None),
+    ("rtt_p50_us", "tcp_rr p50, last to first stack", "us", "info", None),
+    ("pss_per_stack_kb", "PSS (process+helpers) per stack", "KiB", "info", None),
+    # the helper and, with a PID namespace per stack, one init per stack
+    # that ran a command (each stack here was given its address by one)
+    ("helpers_peak", "processes below the program at peak", "procs", "info", None),
+    ("fds_left", "fds left after delete", "fds", "abs", ("<=", 0)),
+    ("procs_left", "processes left after delete", "procs", "abs", ("<=", 0)),
+    ("netns_left", "netns kept alive after delete", "netns", "abs", ("<=", 0)),
+]
+
+
+def local_cases(a):
+    cases = []
+    for scen, metrics in LOCAL_METRICS.items():
+        for tr in LOCAL_TRANSPORTS:
+            for mtu in a.mtus:
+                cases.append(Case(scen, tr, mtu, metrics, min_runs=5 if scen == "tcp_rr" else 0,
+                                  local=True))
+    cases.append(Case("scale", "local://", None, LOCAL_SCALE_METRICS, local=True, n=100))
     return cases
 
 
@@ -499,6 +540,9 @@ class Bench:
             elif case.transport == "switch":
                 sw, path = self.start_switch(d)
                 args += ["-a", f"vde://{path}", "-b", f"vde://{path}"]
+            elif case.transport in LOCAL_TRANSPORTS:
+                vnl = f"local://bench{self.run_seq}"
+                args += ["-a", vnl, "-b", vnl, "-x", str(LOCAL_TRANSPORTS[case.transport])]
             elif case.transport == "vxvde":
                 grp = f"239.255.{self.run_seq // 250 % 250}.{self.run_seq % 250 + 1}"
                 args += ["-a", f"vxvde://{grp}", "-b", f"vxvde://{grp}"]
@@ -557,8 +601,9 @@ class Bench:
         finally:
             self.restore_tun()
 
-    def scale(self, variant, n):
-        res = self.run_json(self.bins[variant], ["scale", "-n", str(n)], 600)
+    def scale(self, variant, n, vnl=None):
+        res = self.run_json(self.bins[variant], ["scale", "-n", str(n)] +
+                            (["-v", vnl] if vnl else []), 600)
         self.settle_netns()
         return res
 
@@ -647,7 +692,7 @@ def build_rows(cases, results, py_reason):
     """results: {case.label: {variant: [run dicts]}} -> table rows."""
     rows = []
     for c in cases:
-        if c.name == "python" or c.transport == "kernel":
+        if c.name == "python" or c.transport == "kernel" or c.params.get("local"):
             continue
         r = results.get(c.label, {})
         if c.name == "config":
@@ -709,6 +754,27 @@ def build_rows(cases, results, py_reason):
                              (" (within 10%)" if "stream" in metric else ""),
                              kind=kind, met=met, runs_ok=[], errors=pyerr,
                              note=py_reason or "the 'original' column is OUR C library here"))
+    return rows
+
+
+def local_rows(cases, results):
+    """local:// rows: ours against the kernel's veth of the same case (the
+    'original' column holds the kernel's figure)."""
+    rows = []
+    for c in cases:
+        if not c.params.get("local"):
+            continue
+        r = results.get(c.label, {})
+        for key, label, unit, kind, target in c.metrics:
+            mk, _ = median_of(r.get("kernel", []), key)
+            mu, nu = median_of(r.get("ours", []), key)
+            ratio, met = judge(kind, target, mk, mu)
+            rows.append(dict(scenario=c.name, transport=c.transport, mtu=c.mtu,
+                             metric=f"{label} ({unit})", key=key, original=mk, ours=mu,
+                             ratio=ratio, target=target_text(kind, target), kind=kind,
+                             met=met, runs_ok=[None, nu], errors=errors_of(r),
+                             note="the 'original' column is the kernel's veth between "
+                                  "two namespaces, measured alternating with it"))
     return rows
 
 
@@ -1001,6 +1067,9 @@ def readme_section(data):
              "bringing their interface up, stack by stack alternately: `original` by "
              "`vde_stackcmd` with busybox (`ip addr add; ip link set up`), `ours` by "
              "`vdestack_config(s, \"ip=A/24\")`. "
+             "Rows `local`/`local8` (`local://NAME`, a bridge of 2 or of 8 stacks): the "
+             "`original` column is the kernel's own veth between two namespaces, measured "
+             "alternating with ours in the same case. "
              "Rows without a target are information.")
     s.append("")
     s.append(table_text(data["rows"], md=True))
@@ -1043,6 +1112,10 @@ def measure(b, c, v, run, res):
     """One measurement of case c for variant v: its result dict, or None
     when it stored its results itself (python: two of them)."""
     a = b.a
+    if c.params.get("local") and c.name == "scale":
+        return b.scale("ours", c.params["n"], "local://benchscale")
+    if c.params.get("local") and v == "kernel":   # the reference, paired with it
+        return b.traffic("ours", Case(c.name, "kernel", c.mtu), a.dur[c.name])
     if c.name in TRAFFIC_METRICS:
         return b.traffic(v if v != "kernel" else "ours", c, a.dur[c.name])
     if c.name == "scale":
@@ -1086,7 +1159,8 @@ def main():
     ap.add_argument("--out", help="results directory (default benchmarks/results/, "
                     "benchmarks/results/quick/ with --quick)")
     ap.add_argument("--runs", type=int, help="runs per variant (default 3, quick 1)")
-    ap.add_argument("--only", help="comma-separated scenario names or 'name transport[ mtu M]'")
+    ap.add_argument("--only", help="comma-separated scenario names or 'name transport[ mtu M]'"
+                    " ('local': every local:// case)")
     ap.add_argument("--transports", default=None, help="ptp,switch,vxvde")
     ap.add_argument("--mtus", default=None, help="1500,9000")
     ap.add_argument("--scale-n", type=int, help="stacks in the scale scenario (1000)")
@@ -1148,6 +1222,10 @@ def main():
             for run in range(runs):
                 if c.transport == "kernel":
                     order = ["kernel"]
+                elif c.params.get("local"):
+                    # ours only, alternating with the kernel's veth
+                    order = ["ours"] if c.name == "scale" else \
+                        (["kernel", "ours"] if run % 2 == 0 else ["ours", "kernel"])
                 elif c.name == "python":
                     # Python against our C library, measured in pairs
                     order = ["c", "python"] if run % 2 == 0 else ["python", "c"]
@@ -1179,7 +1257,7 @@ def main():
     finally:
         b.cleanup()
 
-    rows = build_rows(cases, results, b.py_reason)
+    rows = build_rows(cases, results, b.py_reason) + local_rows(cases, results)
     krows = kernel_rows(cases, results)
     data = dict(machine=machine_info(),
                 config=dict(quick=q, runs=a.runs, transports=a.transports, mtus=a.mtus,

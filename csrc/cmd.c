@@ -12,6 +12,7 @@
 #include "cmdline.h"
 #include "ctx.h"
 #include "proto.h"
+#include "resolv.h"
 #include "stack.h"
 #include "util.h"
 #include "vds_python.h"
@@ -43,6 +44,8 @@ static void vec_copy(char *q, char *const v[])
 
 /**
  * run_argv_st() - run one command in a stack and wait for it
+ * @h:		the stack's handle (its DNS configuration, seen by the command
+ *		as /etc/resolv.conf)
  * @st:		the stack
  * @argv:	argument vector, argv[0] an absolute path
  * @envp:	its environment; NULL: the caller's environment now
@@ -55,7 +58,8 @@ static void vec_copy(char *q, char *const v[])
  * (-E2BIG: past VDS_ARGS_MAX bytes or VDS_ARGC_MAX strings of arguments, or
  * VDS_ENV_MAX bytes or VDS_ENVC_MAX strings of environment)
  */
-static int run_argv_st(struct vds_stack *st, char *const argv[], char *const envp[],
+static int run_argv_st(struct vdestack *h, struct vds_stack *st, char *const argv[],
+		       char *const envp[],
 		       int (*interrupted)(void *), void *arg)
 {
 	struct vds_call call = {
@@ -63,7 +67,8 @@ static int run_argv_st(struct vds_stack *st, char *const argv[], char *const env
 		.interrupted = interrupted, .arg = arg,
 	};
 	ssize_t alen, elen = 0;
-	char *payload;
+	size_t rlen = 0;
+	char *payload, *resolv = NULL;
 	int argc, envc = 0, ret;
 
 	if (!argv || !argv[0] || argv[0][0] != '/')
@@ -77,15 +82,31 @@ static int run_argv_st(struct vds_stack *st, char *const argv[], char *const env
 		elen = vec_size(envp, VDS_ENV_MAX, VDS_ENVC_MAX, &envc);
 	if (elen < 0)
 		return elen;
-	payload = malloc(alen + elen + 1);
-	if (!payload)
+	/* a stack with DNS configuration: the command sees it in resolv.conf */
+	ret = vds_resolv_private(h, &resolv);
+	if (ret < 0)
+		return ret;
+	if (resolv)
+		rlen = strlen(resolv);
+	if (rlen > VDS_RESOLV_MAX) {	/* cannot happen: 8 servers, a domain */
+		free(resolv);
+		return -E2BIG;
+	}
+	payload = malloc(alen + elen + rlen + 1);
+	if (!payload) {
+		free(resolv);
 		return -ENOMEM;
+	}
 	vec_copy(payload, argv);
 	if (envp)
 		vec_copy(payload + alen, envp);
+	if (rlen)
+		memcpy(payload + alen + elen, resolv, rlen);
+	free(resolv);
 	call.req.a = argc;
 	call.req.b = envc;
-	call.req.len = alen + elen;
+	call.req.c = rlen;
+	call.req.len = alen + elen + rlen;
 	call.payload = payload;
 	ret = vds_ctx_call(st->ctx, &call);
 	free(payload);
@@ -107,7 +128,7 @@ static int run_line(struct vdestack *h, const char *line, char *const envp[],
 		return ret;
 	}
 	for (c = cmds; *c; ) {
-		ret = run_argv_st(st, c, envp, interrupted, arg);
+		ret = run_argv_st(h, st, c, envp, interrupted, arg);
 		if (ret != 0)
 			break;
 		while (*c)
@@ -127,7 +148,7 @@ static int run_argv(struct vdestack *h, char *const argv[], char *const envp[],
 
 	if (!st)
 		return ret;
-	ret = run_argv_st(st, argv, envp, interrupted, arg);
+	ret = run_argv_st(h, st, argv, envp, interrupted, arg);
 	vds_stack_put(st);
 	return ret;
 }

@@ -38,6 +38,13 @@
 #include "spin.h"
 
 #define HELPER_STACK_SIZE (256 * 1024)
+/*
+ * How long the context outlives its last stack: issue 12 allows half a
+ * second; the conformance suite looks for a leftover helper 300 ms after
+ * the last vde_delstack, so the default leaves it room for its teardown.
+ */
+#define LINGER_MS_DEFAULT	150
+#define LINGER_MS_MAX		500
 
 /*
  * How long the last vde_delstack() waits for the helper's end.  As the init
@@ -83,6 +90,10 @@ static void reap_later(pid_t pid)
 }
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
+static int linger_ms(void);
+static void linger_cv_init(pthread_cond_t *cv);
+static void linger_child(void);
+
 static void atfork_prepare(void)
 {
 	struct vds_ctx *c;
@@ -116,10 +127,12 @@ static void atfork_child(void)
 			close(c->pool[i]);
 		c->npool = 0;
 		c->pumps = NULL;	/* the parent's threads; none run here */
+		c->linger_thread = 0;	/* the parent's too */
 		pthread_mutex_unlock(&c->lock);
 	}
 	cur = NULL;
 	pthread_mutex_unlock(&vds_glock);
+	linger_child();
 }
 
 static void atfork_init(void)
@@ -186,6 +199,8 @@ static void ctx_free(struct vds_ctx *ctx)
 	if (ctx->hostns >= 0)
 		close(ctx->hostns);
 	pthread_mutex_destroy(&ctx->lock);
+	if (owned)	/* (in a forked child a parent's thread may have waited on it) */
+		pthread_cond_destroy(&ctx->linger_cv);
 	free(ctx);
 }
 
@@ -274,7 +289,9 @@ static int ctx_new(struct vds_ctx **out)
 	ctx->ctl = ctx->hostns = ctx->helperfd = -1;
 	ctx->keeper.pid = ctx->keeper.sock = -1;
 	ctx->spin_ns = vds_spin_us() * 1000;
+	ctx->linger_ns = linger_ms() * 1000000LL;
 	pthread_mutex_init(&ctx->lock, NULL);
+	linger_cv_init(&ctx->linger_cv);
 	ret = helper_start(ctx);
 	if (ret < 0)
 		goto fail;
@@ -297,6 +314,135 @@ fail:
 	ctx_free(ctx);
 	return ret;
 }
+/* ------------------------------------------------------------ linger --- */
+/*
+ * A program that deletes its only stack and makes another (a test, a
+ * loop) would start a helper each time.  So the context outlives its last
+ * stack by linger_ns (VDESTACK_LINGER_MS: 150 ms by default, at most 500): a
+ * new stack in that time takes it back as it is.  A detached thread times
+ * the wait: it is started when the context goes idle, ends when a stack
+ * comes back (vds_ctx_get() clears @lingering) or, once the time is up, by
+ * ending the context itself (pumps joined, helper killed and reaped) and
+ * then itself.  So linger_ns plus that teardown after the last vde_delstack()
+ * no thread or process of ours is left.  The host's death still ends the
+ * helper at once (it watches the host's pidfd).
+ */
+
+static int linger_ms(void)
+{
+	const char *env = getenv("VDESTACK_LINGER_MS");
+	int ms = env && *env ? atoi(env) : LINGER_MS_DEFAULT;
+
+	return ms < 0 ? 0 : ms > LINGER_MS_MAX ? LINGER_MS_MAX : ms;
+}
+
+static void linger_cv_init(pthread_cond_t *cv)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &a);
+	pthread_condattr_destroy(&a);
+}
+
+/* under vds_glock: take ctx off the lists, nobody finds it any more */
+static void ctx_unlink(struct vds_ctx *ctx)
+{
+	struct vds_ctx **pp;
+
+	if (cur == ctx)
+		cur = NULL;
+	for (pp = &all; *pp; pp = &(*pp)->next)
+		if (*pp == ctx) {
+			*pp = ctx->next;
+			break;
+		}
+}
+
+static void *linger_main(void *arg)
+{
+	struct vds_ctx *ctx = arg;
+
+	pthread_mutex_lock(&vds_glock);
+	for (;;) {
+		int64_t end = ctx->idle_since + ctx->linger_ns, now = vds_now_ns();
+		struct timespec ts;
+
+		if (!ctx->lingering) {		/* a new stack took it */
+			ctx->linger_thread = 0;
+			pthread_mutex_unlock(&vds_glock);
+			return NULL;
+		}
+		if (now >= end)
+			break;
+		ts.tv_sec = end / 1000000000;
+		ts.tv_nsec = end % 1000000000;
+		pthread_cond_timedwait(&ctx->linger_cv, &vds_glock, &ts);
+	}
+	ctx->lingering = ctx->linger_thread = 0;
+	ctx_unlink(ctx);
+	pthread_mutex_unlock(&vds_glock);
+	ctx_free(ctx);
+	return NULL;
+}
+
+/*
+ * Under vds_glock, the last stack of the current context just went: keep
+ * the context for a while.  Return: 0 if it lingers, -1 if it must end now.
+ */
+static int linger_start(struct vds_ctx *ctx)
+{
+	pthread_attr_t attr;
+	sigset_t all_sigs, old;
+	pthread_t th;
+	int ret;
+
+	if (ctx->linger_ns <= 0 || !vds_ctx_owned(ctx))
+		return -1;
+	ctx->idle_since = vds_now_ns();
+	ctx->lingering = 1;
+	if (ctx->linger_thread) {	/* still there from the last time */
+		pthread_cond_signal(&ctx->linger_cv);
+		return 0;
+	}
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	/* born with every signal blocked: the host's handlers never run there */
+	sigfillset(&all_sigs);
+	pthread_sigmask(SIG_BLOCK, &all_sigs, &old);
+	ret = pthread_create(&th, &attr, linger_main, ctx);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (ret != 0) {
+		ctx->lingering = 0;
+		return -1;
+	}
+	ctx->linger_thread = 1;
+	return 0;
+}
+
+/*
+ * In a forked child: an inherited context that was lingering has no stack
+ * and no thread here; release the child's copies of its fds.
+ */
+static void linger_child(void)
+{
+	struct vds_ctx *c, *next;
+
+	pthread_mutex_lock(&vds_glock);
+	for (c = all; c; c = next) {
+		next = c->next;
+		if (c->nstacks == 0) {
+			c->lingering = 0;
+			ctx_unlink(c);
+			ctx_free(c);	/* not ours: closes our copies only */
+		}
+	}
+	pthread_mutex_unlock(&vds_glock);
+}
+
 /**
  * vds_ctx_get() - the context for a new stack, started if needed
  * @ctxp:	where to store it; the caller owns one stack reference
@@ -322,6 +468,7 @@ int vds_ctx_get(struct vds_ctx **ctxp)
 	}
 	if (ret == 0) {
 		cur->nstacks++;
+		cur->lingering = 0;	/* its thread sees it and ends */
 		*ctxp = cur;
 	}
 	pthread_mutex_unlock(&vds_glock);
@@ -333,24 +480,17 @@ int vds_ctx_get(struct vds_ctx **ctxp)
  * @ctx:	context
  *
  * In the creating process that stops the pumps and ends and reaps the
- * helper; in a forked child it only releases the child's copies.
+ * helper, after lingering a moment for a new stack (see linger_start());
+ * in a forked child it only releases the child's copies.
  */
 void vds_ctx_put(struct vds_ctx *ctx)
 {
-	struct vds_ctx **pp;
-
 	pthread_mutex_lock(&vds_glock);
-	if (--ctx->nstacks > 0) {
+	if (--ctx->nstacks > 0 || (cur == ctx && linger_start(ctx) == 0)) {
 		pthread_mutex_unlock(&vds_glock);
 		return;
 	}
-	if (cur == ctx)
-		cur = NULL;
-	for (pp = &all; *pp; pp = &(*pp)->next)
-		if (*pp == ctx) {
-			*pp = ctx->next;
-			break;
-		}
+	ctx_unlink(ctx);
 	pthread_mutex_unlock(&vds_glock);
 	ctx_free(ctx);
 }

@@ -13,6 +13,7 @@
 #define VDS_CTX_H
 
 #include <pthread.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "keeper.h"
@@ -37,6 +38,11 @@ struct vds_pumps;
  *		another namespace
  * @pumps:	the pump threads (pump.h); NULL in a forked child
  * @spin_ns:	poll this long for a reply before sleeping
+ * @linger_ns:	how long it outlives its last stack (ctx.c), 0: not at all
+ * @lingering:	it has no stack and waits for one or its end (vds_glock)
+ * @linger_thread:	a thread times the wait (vds_glock)
+ * @idle_since:	when the last stack went (vds_glock)
+ * @linger_cv:	wakes that thread (with vds_glock)
  * @next:	all contexts of this process (fork), under vds_glock
  */
 struct vds_ctx {
@@ -55,6 +61,11 @@ struct vds_ctx {
 	dev_t hostns_dev;
 	struct vds_pumps *pumps;
 	int spin_ns;
+	int64_t linger_ns;
+	int lingering;
+	int linger_thread;
+	int64_t idle_since;
+	pthread_cond_t linger_cv;
 	struct vds_ctx *next;
 };
 

@@ -32,6 +32,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -41,6 +42,7 @@
 
 #include "helper.h"
 #include "ipc.h"
+#include "local.h"
 #include "pidns.h"
 #include "proto.h"
 #include "spin.h"
@@ -83,6 +85,7 @@ struct helper {
 	unsigned char *buf;	/* request buffer */
 	char **argv;
 	char **envp;
+	struct vds_lnets *lnets;	/* local:// networks (local.c), or NULL */
 };
 
 /* grow an mmap()ed array; the old contents move along */
@@ -345,12 +348,49 @@ static long h_capset(uint64_t caps)
 }
 
 /*
+ * The stack's resolv.conf for one command, as `ip netns exec` gives one: a
+ * private mount namespace (every mount made private first, so nothing
+ * reaches the host's), a small tmpfs mounted for a moment on /tmp to hold
+ * the file, the file bind-mounted read-only over /etc/resolv.conf, the
+ * tmpfs detached again.  Nothing touches the disk; the file goes with the
+ * command's mount namespace.  (A memfd cannot be bind-mounted: it lives in
+ * no mount namespace, EINVAL.)  Best effort: a system without
+ * /etc/resolv.conf or /tmp runs the command without it.
+ */
+static void h_resolv(const char *text, size_t len)
+{
+	static const char file[] = "/tmp/resolv.conf";
+	ssize_t w;
+	int fd;
+
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return;
+	if (mount("vdestack", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "size=64k,mode=0755") < 0)
+		return;
+	fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		while (len > 0 && (w = write(fd, text, len)) > 0) {
+			text += w;
+			len -= w;
+		}
+		close(fd);
+		if (mount(file, "/etc/resolv.conf", NULL, MS_BIND, NULL) == 0)
+			mount(NULL, "/etc/resolv.conf", NULL,
+			      MS_REMOUNT | MS_BIND | MS_RDONLY, NULL);
+	}
+	umount2("/tmp", MNT_DETACH);
+}
+
+/*
  * The command's side of the vfork: enter the stack and keep exactly the four
  * network capabilities, as ambient ones so they survive execve as any uid.
  * The helper already emptied the bounding set of everything else and set
  * securebits that stop uid 0 from regaining it (h_limit_caps), once for all.
  */
-static void h_child(int ns, char **argv, char **envp, int helperfd)
+static void h_child(int ns, char **argv, char **envp, int helperfd,
+		    const char *resolv, size_t rlen)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	struct pollfd alive = { .fd = helperfd, .events = POLLIN };
@@ -362,6 +402,8 @@ static void h_child(int ns, char **argv, char **envp, int helperfd)
 		_exit(VDESTACK_STATUS_NOEXEC);
 	if (setns(ns, CLONE_NEWNET) < 0)
 		_exit(VDESTACK_STATUS_NOEXEC);
+	if (rlen)
+		h_resolv(resolv, rlen);
 	sigaction(SIGPIPE, &dfl, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -483,21 +525,23 @@ static void h_exec(struct helper *h, int ci, const struct vds_req *rq,
 		   const unsigned char *payload, size_t len)
 {
 	int cfd = h->chan[ci].fd, argc, envc, ret;
-	size_t off = 0;
+	size_t off = 0, rlen = rq->c > 0 ? (size_t)rq->c : 0;
 	pid_t pid;
 
 	if (rq->id < 0 || rq->id >= h->nnetns || h->netns[rq->id] < 0) {
 		h_send(cfd, -EBADF, NULL, 0);
 		return;
 	}
-	/* payload: argc then envc NUL-terminated strings, checked before use */
-	if (rq->a < 1 || rq->a > VDS_ARGC_MAX || rq->b < 0 || rq->b > VDS_ENVC_MAX) {
+	/* payload: argc then envc NUL-terminated strings, checked before use,
+	 * then rlen bytes of resolv.conf text */
+	if (rq->a < 1 || rq->a > VDS_ARGC_MAX || rq->b < 0 || rq->b > VDS_ENVC_MAX ||
+	    rq->c < 0 || rlen > VDS_RESOLV_MAX || rlen > len) {
 		h_send(cfd, -EINVAL, NULL, 0);
 		return;
 	}
-	argc = h_strings(payload, len, &off, h->argv, rq->a);
-	envc = h_strings(payload, len, &off, h->envp, rq->b);
-	if (argc != rq->a || envc != rq->b || off != len || h->argv[0][0] != '/') {
+	argc = h_strings(payload, len - rlen, &off, h->argv, rq->a);
+	envc = h_strings(payload, len - rlen, &off, h->envp, rq->b);
+	if (argc != rq->a || envc != rq->b || off != len - rlen || h->argv[0][0] != '/') {
 		h_send(cfd, -EINVAL, NULL, 0);
 		return;
 	}
@@ -509,12 +553,37 @@ static void h_exec(struct helper *h, int ci, const struct vds_req *rq,
 	}
 	pid = vfork();
 	if (pid == 0)
-		h_child(h->netns[rq->id], h->argv, h->envp, h->selffd);
+		h_child(h->netns[rq->id], h->argv, h->envp, h->selffd,
+			(const char *)payload + len - rlen, rlen);
 	if (pid < 0) {
 		h_send(cfd, -errno, NULL, 0);
 		return;
 	}
 	h->chan[ci].pid = pid;
+}
+
+/* LOCALIF: a veth in stack id, on the bridge of local://NAME (local.c) */
+static void h_localif(struct helper *h, int cfd, const struct vds_req *rq,
+		      const char *payload, size_t len)
+{
+	const char *z = memchr(payload, 0, len);
+	size_t ilen = z ? (size_t)(z - payload) : 0;
+	int ret;
+
+	if (rq->id < 0 || rq->id >= h->nnetns || h->netns[rq->id] < 0) {
+		h_send(cfd, -EBADF, NULL, 0);
+		return;
+	}
+	if (!z || ilen == 0 || ilen >= IFNAMSIZ) {
+		h_send(cfd, -EINVAL, NULL, 0);
+		return;
+	}
+	ret = vds_lnet_join(&h->lnets, z + 1, len - ilen - 1, rq->id,
+			    h->netns[rq->id], payload);
+	h->curns = -1;	/* in the stack's namespace or where it was: setns next time */
+	if (ret >= 0)	/* down at delete like a tap: its neighbour entries go */
+		h->stk[rq->id].ntaps++;
+	h_send(cfd, ret, NULL, 0);
 }
 
 static void h_reap(struct helper *h)
@@ -612,6 +681,7 @@ static void h_delstack(struct helper *h, int id)
 {
 	h_pidns_end(h, id);
 	h_link_down(h, id);
+	vds_lnet_leave(h->lnets, id);	/* its local:// ports (local.c) */
 	close(h->netns[id]);
 	h->netns[id] = -1;
 }
@@ -700,7 +770,9 @@ static void h_request(struct helper *h, int ci)
 	case VDS_OP_NSFDS:
 		h_nsfds(h, cfd, &rq);
 		return;
-
+	case VDS_OP_LOCALIF:
+		h_localif(h, cfd, &rq, (const char *)payload, len);
+		return;
 	case VDS_OP_SOCKET:
 		h_socket(h, cfd, &rq);
 		return;

@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * interpose.c - socket(2) for programs with a default stack.
+ * interpose.c - socket(2) and getaddrinfo(3) for programs with a default stack.
  *
  * libvdestack.so defines socket(): a program linked with it (or with it
  * preloaded) gets its plain socket() calls served here, and they open in the
- * default stack once vde_default_stack() named one.  Only the C library has
- * this file; the Python extension sets its default at Python level.
+ * default stack once vde_default_stack() named one; its getaddrinfo()
+ * calls are then resolved with the default stack's DNS servers.  Only the
+ * C library has this file; the Python extension sets its default at Python
+ * level.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <netdb.h>
 
+#include "resolv.h"
 #include "stack.h"
 #include "util.h"
 
@@ -45,4 +49,25 @@ VDS_EXPORT int socket(int domain, int type, int protocol)
 	if (f)
 		return f(domain, type, protocol);
 	return vds_sys_socket(domain, type, protocol);
+}
+
+/**
+ * getaddrinfo() - getaddrinfo(3), with the default stack's DNS servers if
+ * there is a default stack
+ * @node, @service, @hints, @res:	as for getaddrinfo(3)
+ *
+ * With a default stack, names are resolved as vdestack_getaddrinfo() does
+ * (the stack's servers, over its sockets; never the host's resolver).  The
+ * list has the C library's layout, so freeaddrinfo(3) frees it.
+ *
+ * Return: 0 or an EAI_* code
+ */
+VDS_EXPORT int getaddrinfo(const char *node, const char *service,
+			   const struct addrinfo *hints, struct addrinfo **res)
+{
+	struct vdestack *d = __atomic_load_n(&vds_default, __ATOMIC_ACQUIRE);
+
+	if (d)
+		return vdestack_getaddrinfo(d, node, service, hints, res);
+	return vds_libc_getaddrinfo(node, service, hints, res);
 }

@@ -18,18 +18,22 @@
 /* largest environment sent along with it (bytes of strings, count) */
 #define VDS_ENV_MAX	131072
 #define VDS_ENVC_MAX	4096
+/* largest resolv.conf text it may carry (the stack's DNS configuration) */
+#define VDS_RESOLV_MAX	4096
 /* largest request payload */
-#define VDS_REQ_MAX	(VDS_ARGS_MAX + VDS_ENV_MAX)
+#define VDS_REQ_MAX	(VDS_ARGS_MAX + VDS_ENV_MAX + VDS_RESOLV_MAX)
 
 enum vds_op {
 	VDS_OP_NEWCHAN = 1,	/* (main socket only) fd: a new channel, no reply */
 	VDS_OP_ADDSTACK,	/* payload ifname ("" none); a: send netns fd too */
 	VDS_OP_DELSTACK,	/* id */
 	VDS_OP_SOCKET,		/* id, a b c: domain type protocol -> fd */
-	VDS_OP_EXEC,		/* id, a: argc, b: envc, payload argv then envp -> status */
+	VDS_OP_EXEC,		/* id, a: argc, b: envc, c: bytes of resolv.conf text
+				   (0: none); payload argv, envp, text -> status */
 	VDS_OP_CANCEL,		/* during EXEC: kill the command (no own reply) */
 	VDS_OP_NSFDS,		/* id -> fds: user, net, PID namespace */
 	VDS_OP_ADDIF,		/* id, payload ifname -> the fd of a new tap there */
+	VDS_OP_LOCALIF,		/* id, payload "ifname\0NAME": join local://NAME */
 };
 
 struct vds_req {

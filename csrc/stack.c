@@ -19,6 +19,7 @@
 #include <linux/if_tun.h>
 
 #include "ctx.h"
+#include "local.h"
 #include "netinfo.h"
 #include "proto.h"
 #include "pump.h"
@@ -261,6 +262,10 @@ static int stack_connect(struct vds_stack *st, const char *vnl)
 		st->kind = VDS_KIND_STREAM;
 		return vds_stream_start(st, vnl + 1);
 	}
+	if (vds_local_is(vnl)) {	/* the helper connects it (stack_new) */
+		st->kind = VDS_KIND_LOCAL;
+		return 0;
+	}
 	/* a switch:// left by a dead owner is taken back, a live one never */
 	vds_reclaim_stale(vnl);
 	copy = strdup(vnl);
@@ -283,7 +288,7 @@ static int stack_connect(struct vds_stack *st, const char *vnl)
 static int stack_attach(struct vds_stack *st)
 {
 	int fds[2], nfds = 0, wantns, ret;
-	int tap = st->kind != VDS_KIND_NONE;
+	int tap = st->kind == VDS_KIND_VDE || st->kind == VDS_KIND_STREAM;
 	struct vds_call call = {
 		.req = { .op = VDS_OP_ADDSTACK },
 		.payload = st->ifname, .fds = fds, .cloexec = 1,
@@ -335,6 +340,8 @@ static int stack_new(const char *vnl, const char *ifname, struct vdestack **out)
 	ret = stack_connect(st, vnl);
 	if (ret == 0)
 		ret = stack_attach(st);
+	if (ret == 0 && st->kind == VDS_KIND_LOCAL)
+		ret = vds_local_addif(st, vnl, st->ifname, NULL);
 	if (ret == 0 && st->kind == VDS_KIND_STREAM)
 		ret = vds_stream_adopt(st);
 	if (ret == 0 && st->tap >= 0)
@@ -496,24 +503,31 @@ int vds_addif(struct vdestack *stack, const char *vnl, const char *ifname,
 	ret = stack_connect(x, vnl);
 	if (ret < 0)
 		goto out;
-	call.req.id = st->id;
-	call.req.len = strlen(name);
-	call.payload = name;
-	call.fds = &tap;
-	ret = vds_ctx_call(st->ctx, &call);
-	if (ret < 0)
-		goto out;
-	x->tap = tap;
-	memset(&ifr, 0, sizeof(ifr));
-	if (ioctl(x->tap, TUNGETIFF, &ifr) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	memcpy(x->ifname, ifr.ifr_name, IFNAMSIZ - 1);
 	x->ctx = st->ctx;	/* borrowed: the stack holds the reference */
-	ret = vds_pump_add(st->ctx->pumps, x);
-	if (ret < 0)
-		goto out;
+	if (x->kind == VDS_KIND_LOCAL) {
+		/* a veth on the process's local://NAME bridge: no tap, no pump */
+		ret = vds_local_addif(st, vnl, name, x->ifname);
+		if (ret < 0)
+			goto out;
+	} else {
+		call.req.id = st->id;
+		call.req.len = strlen(name);
+		call.payload = name;
+		call.fds = &tap;
+		ret = vds_ctx_call(st->ctx, &call);
+		if (ret < 0)
+			goto out;
+		x->tap = tap;
+		memset(&ifr, 0, sizeof(ifr));
+		if (ioctl(x->tap, TUNGETIFF, &ifr) < 0) {
+			ret = -errno;
+			goto out;
+		}
+		memcpy(x->ifname, ifr.ifr_name, IFNAMSIZ - 1);
+		ret = vds_pump_add(st->ctx->pumps, x);
+		if (ret < 0)
+			goto out;
+	}
 	if (made)
 		memcpy(made, x->ifname, IFNAMSIZ);
 	pthread_mutex_lock(&vds_glock);

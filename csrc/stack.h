@@ -23,7 +23,8 @@
 struct vds_ctx;
 struct vds_pump_stack;
 
-enum vds_kind { VDS_KIND_NONE, VDS_KIND_VDE, VDS_KIND_STREAM };
+/* VDS_KIND_LOCAL: a local:// veth (local.c), no tap, no pump */
+enum vds_kind { VDS_KIND_NONE, VDS_KIND_VDE, VDS_KIND_STREAM, VDS_KIND_LOCAL };
 
 /**
  * struct vds_stack - the state behind one handle

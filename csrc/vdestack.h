@@ -284,6 +284,29 @@ int vdestack_addif(struct vdestack *stack, const char *vnl, const char *ifname);
 /* The library version, e.g. "1.0.0". */
 const char *vdestack_version(void);
 
+/* ------------------------------------------- name resolution in a stack --- */
+
+struct addrinfo;
+
+/*
+ * getaddrinfo(3) in the stack: names are resolved with the stack's DNS
+ * servers (its configuration's dns=/domain=, or its DHCP leases) over
+ * sockets made in the stack; numeric hosts and "localhost" need no server;
+ * the host's resolver, /etc/hosts and /etc/resolv.conf are never used.
+ * Returns 0 or an EAI_* code (EAI_AGAIN: the stack has no DNS server).
+ * Free the list with vdestack_freeaddrinfo() (or freeaddrinfo(3)).
+ */
+int vdestack_getaddrinfo(struct vdestack *stack, const char *node,
+			 const char *service, const struct addrinfo *hints,
+			 struct addrinfo **res);
+void vdestack_freeaddrinfo(struct addrinfo *res);
+
+/*
+ * The stack's resolver configuration as resolv.conf text ("search DOMAIN",
+ * "nameserver ADDR" lines): a malloc'd string to free(3), or NULL with errno.
+ */
+char *vdestack_resolvconf(struct vdestack *stack);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,7 +11,8 @@ PKGS=(
 	binutils groff-base			# nm (export check), groff (man page check)
 	clang libclang-rt-dev			# libFuzzer targets (scripts/fuzz.sh)
 	libvdeplug-dev vdeplug			# libvdeplug4 + plugins, vde_plug
-	libmnl-dev				# netlink messages (nlconf.c)
+	libc-ares-dev libmnl-dev		# name resolution; rtnetlink (nlconf.c, DHCP/SLAAC)
+	radvd dnsmasq-base isc-dhcp-server	# real servers the DHCP/DNS tests run
 	busybox iproute2			# commands run inside the stacks
 	iperf3 iputils-ping			# interop tests: real programs in and out of stacks
 	libvdestack0				# the original library, for the interop test

@@ -26,6 +26,7 @@ except ImportError as _exc:         # say which system package is missing
     raise ImportError(_msg, name=_exc.name, path=_exc.path) from _exc
 from ._carry import carry
 from ._default import as_default, current_stack, default_stack
+from ._resolve import Lease
 from ._netconf import Address, Link, Route
 from ._socket import StackSocket
 from ._stack import Stack
@@ -44,7 +45,7 @@ def core_version() -> str:
 
 
 __all__ = [
-    "Stack", "StackSocket", "default_stack", "as_default", "current_stack",
+    "Stack", "StackSocket", "Lease", "default_stack", "as_default", "current_stack",
     "core_version", "STATUS_NOEXEC", "STATUS_SIGNAL", "__version__", "carry",
     "Link", "Address", "Route",
 ]

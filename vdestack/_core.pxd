@@ -88,6 +88,49 @@ cdef extern from "vds_python.h" nogil:
     int vds_parse_cmdline(const char *line, char ***cmdsp, int absolute)
 
 
+cdef extern from "<netdb.h>" nogil:
+    cdef struct addrinfo:
+        int ai_flags
+        int ai_family
+        int ai_socktype
+        int ai_protocol
+        unsigned int ai_addrlen
+        void *ai_addr
+        char *ai_canonname
+        addrinfo *ai_next
+    const char *gai_strerror(int errcode)
+    enum:
+        EAI_SYSTEM
+
+
+cdef extern from "vdestack.h" nogil:
+    int vdestack_getaddrinfo(vdestack *stack, const char *node, const char *service,
+                             const addrinfo *hints, addrinfo **res)
+    void vdestack_freeaddrinfo(addrinfo *res)
+    char *vdestack_resolvconf(vdestack *stack)
+
+
+cdef extern from "dhcp.h" nogil:
+    cdef struct in_addr_t "in_addr":
+        uint32_t s_addr
+    cdef struct vds_lease4:
+        in_addr_t addr
+        in_addr_t mask
+        in_addr_t server
+        int plen
+        in_addr_t routers[8]
+        int nrouters
+        in_addr_t dns[8]
+        int ndns
+        char domain[256]
+        uint32_t lease
+        uint32_t t1
+        uint32_t t2
+        long obtained
+        unsigned int renewals
+    int vds_dhcp4_lease(vdestack *stack, const char *ifname, vds_lease4 *out)
+
+
 cdef extern from "config.h" nogil:
     # internal convention: 0 or -errno; on -EINVAL *bad_offset is where the
     # bad token starts (VDS_CONF_NOWHERE: the string as a whole, or a value

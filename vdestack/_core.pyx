@@ -15,9 +15,11 @@ default stack are plain Python in the package.
 from cpython.exc cimport PyErr_CheckSignals
 from libc.errno cimport EINVAL, ENOMEM, errno
 from libc.stdlib cimport free, malloc
+from libc.string cimport memset
 
 import os
 from _socket import AF_INET as _AF_INET_PY
+from _socket import gaierror as _gaierror
 
 cdef int _AF_INET = _AF_INET_PY
 
@@ -306,6 +308,88 @@ cdef class CoreStack:
             "rx_runt": s.rx_runt, "rx_oversize": s.rx_oversize,
             "hung_up": s.hung_up, "peer_lost": s.peer_lost,
             "rx_empty": s.rx_empty,
+        }
+
+    def getaddrinfo(self, host, port, int family, int type, int proto, int flags):
+        """vdestack_getaddrinfo: host and port as bytes or None.
+
+        Returns a list of (family, type, proto, canonname, sockaddr) with
+        sockaddr as the C library gives it (bytes of a struct sockaddr);
+        raises socket.gaierror(code, message), or OSError for EAI_SYSTEM.
+        """
+        cdef bytes bhost = host if host is not None else None
+        cdef bytes bport = port if port is not None else None
+        cdef const char *chost = NULL
+        cdef const char *cport = NULL
+        cdef addrinfo hints
+        cdef addrinfo *res = NULL
+        cdef addrinfo *ai
+        cdef vdestack *st
+        cdef int rc
+        cdef int err = 0
+        if bhost is not None:
+            chost = bhost
+        if bport is not None:
+            cport = bport
+        memset(&hints, 0, sizeof(hints))
+        hints.ai_family = family
+        hints.ai_socktype = type
+        hints.ai_protocol = proto
+        hints.ai_flags = flags
+        st = self._open()
+        with nogil:
+            rc = vdestack_getaddrinfo(st, chost, cport, &hints, &res)
+            err = errno
+        if rc == EAI_SYSTEM:
+            _raise_errno(err, "getaddrinfo in the stack")
+        if rc != 0:
+            raise _gaierror(rc, gai_strerror(rc).decode("utf-8", "replace"))
+        out = []
+        try:
+            ai = res
+            while ai != NULL:
+                out.append((ai.ai_family, ai.ai_socktype, ai.ai_protocol,
+                            ai.ai_canonname.decode("utf-8", "replace")
+                            if ai.ai_canonname != NULL else "",
+                            (<char *>ai.ai_addr)[:ai.ai_addrlen]))
+                ai = ai.ai_next
+        finally:
+            vdestack_freeaddrinfo(res)
+        return out
+
+    def resolvconf(self):
+        """vdestack_resolvconf: the stack's resolv.conf text (str)."""
+        cdef vdestack *st = self._open()
+        cdef char *text = NULL
+        cdef int err = 0
+        with nogil:
+            text = vdestack_resolvconf(st)
+            err = errno
+        if text == NULL:
+            _raise_errno(err, "cannot make the stack's resolv.conf text")
+        try:
+            return (<bytes>text).decode("utf-8", "replace")
+        finally:
+            free(text)
+
+    def lease4(self, ifname):
+        """The DHCPv4 lease of interface ifname as a dict, None if none."""
+        cdef bytes b = _cstring(ifname, "interface name")
+        cdef const char *c = b
+        cdef vds_lease4 l
+        cdef vdestack *st = self._open()
+        cdef int rc
+        with nogil:
+            rc = vds_dhcp4_lease(st, c, &l)
+        if rc < 0:
+            return None
+        return {
+            "addr": l.addr.s_addr, "plen": l.plen, "server": l.server.s_addr,
+            "routers": [l.routers[i].s_addr for i in range(l.nrouters)],
+            "dns": [l.dns[i].s_addr for i in range(l.ndns)],
+            "domain": (<bytes>l.domain).decode("ascii", "replace"),
+            "lease": l.lease, "t1": l.t1, "t2": l.t2,
+            "obtained": l.obtained, "renewals": l.renewals,
         }
 
     def config(self, config):

@@ -10,6 +10,14 @@ hands it to the original constructor.  ``socket.create_connection``,
 ``socket.create_server``, ``socketserver``, ``http.server``/``http.client``,
 ``urllib`` and asyncio all end up there.
 
+Name lookups follow the same default: the first use also wraps
+``socket.getaddrinfo`` (the module attribute, which ``create_connection``,
+``http.client`` and so ``urllib`` call), so that with a default stack a
+name is resolved by :meth:`Stack.getaddrinfo` (the stack's DNS servers,
+over its sockets), never by the host's resolver.  asyncio's
+``loop.getaddrinfo`` calls it in an executor thread, which sees the
+process-wide default but not an :func:`as_default` scope of the caller.
+
 Why wrap ``__init__`` rather than replace ``socket.socket`` with a subclass:
 the class stays the same object, so it also covers code that did
 ``from socket import socket`` or subclassed ``socket.socket`` before
@@ -130,7 +138,8 @@ def as_default(stack: Optional["Stack"]) -> _Scope:
 
 
 def _install() -> None:
-    """Wrap ``socket.socket.__init__`` (once per process)."""
+    """Wrap ``socket.socket.__init__`` and ``socket.getaddrinfo`` (once
+    per process)."""
     global _installed
     if _installed:
         return
@@ -153,4 +162,19 @@ def _install() -> None:
             original(self, family, type, proto, fileno)
 
         _socket.socket.__init__ = __init__  # type: ignore[method-assign]
+
+        original_gai = _socket.getaddrinfo
+
+        @functools.wraps(original_gai)
+        def getaddrinfo(host: Any, port: Any, family: int = 0, type: int = 0,
+                        proto: int = 0, flags: int = 0) -> Any:
+            stack = current_stack()
+            if stack is None:
+                return original_gai(host, port, family, type, proto, flags)
+            if stack.closed:
+                raise ValueError(f"the default stack is closed: {stack!r}")
+            return stack.getaddrinfo(host, port, family, type, proto, flags)
+
+        getaddrinfo.__vdestack_original__ = original_gai  # type: ignore[attr-defined]
+        _socket.getaddrinfo = getaddrinfo
         _installed = True

@@ -39,6 +39,36 @@ def init_in_stack(init: Callable[[int, int, int, int], None], stack: "Stack",
         raise
 
 
+# the C type under socket.socket, and what socket.socket.close() ends with
+_csocket = _socket.socket.__mro__[1]
+_csocket_init = _csocket.__init__
+_std_real_close = _socket.socket._real_close
+
+
+def new_in_stack(cls: type, stack: "Stack", family: int, type: int,
+                 proto: int) -> "StackSocket":
+    """``cls(family, type, proto, stack=stack)`` for :meth:`Stack.socket`,
+    which is measured against C's ``vde_msocket()`` (issue 12): the same
+    object, made without the Python frames of two ``__init__`` methods.
+
+    It takes the fd as :func:`init_in_stack` does, initialises the C socket
+    object as ``socket.socket.__init__`` does (``_socket.socket.__init__``
+    and the two attributes it sets) and closes the fd if that fails.
+    """
+    if family == -1 or type == -1 or proto == -1:
+        family, type, proto = socket_defaults(family, type, proto)
+    fd = stack._socket_fd(family, type, proto)
+    try:
+        sock = cls.__new__(cls)
+        _csocket_init(sock, family, type, proto, fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    sock._io_refs = 0
+    sock._closed = False
+    return sock
+
+
 class StackSocket(_socket.socket):
     """A :class:`socket.socket` made in a vdestack :class:`~vdestack.Stack`.
 
@@ -67,6 +97,19 @@ class StackSocket(_socket.socket):
             init_in_stack(super().__init__, stack, family, type, proto)
         else:
             super().__init__(family, type, proto, fileno)
+
+    def close(self, _std_real_close: Any = _std_real_close,
+              _ss_close: Any = _csocket.close) -> None:
+        """Close the socket: ``socket.socket.close()``, step for step, with
+        the standard ``_real_close()`` inlined (one Python frame less) unless
+        a subclass overrides it.  (Defaults instead of globals, as in the
+        standard library: close() may run while the interpreter shuts down.)"""
+        self._closed = True
+        if self._io_refs <= 0:
+            if type(self)._real_close is _std_real_close:
+                _ss_close(self)
+            else:
+                self._real_close()
 
     def accept(self) -> Tuple["StackSocket", Any]:
         """Accept a connection: ``(StackSocket, address)``.

@@ -11,9 +11,9 @@ import warnings
 import weakref
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
-from . import _core, _default, _messages, _netconf, _process
+from . import _core, _default, _messages, _netconf, _process, _resolve
 from ._netconf import Address, Link, Route
-from ._socket import StackSocket
+from ._socket import StackSocket, new_in_stack
 
 __all__ = ["Stack"]
 
@@ -84,7 +84,11 @@ class Stack:
     ``vnl`` is a vdeplug VNL (``vde:///tmp/sw``, ``ptp:///tmp/link``,
     ``switch:///tmp/sw``, ...), ``"=command args"`` for stream mode (the
     command runs on the host, found on PATH, and its stdin/stdout carry the
-    VDE stream), or None/``""`` for a stack with loopback only; a list of
+    VDE stream), ``"local://NAME"`` for a network private to this process
+    that the kernel moves (every Stack of the process on ``local://NAME``
+    shares it; a forked child or another process gets its own: use a VDE
+    switch across processes), or None/``""`` for a stack with loopback
+    only; a list of
     VNLs makes one interface on each (``vde0``, ``vde1``, ...; see
     :meth:`add_interface`).  ``ifname`` names the (first) interface
     (default ``vde0``, at most 15 bytes).  The new stack
@@ -324,15 +328,20 @@ class Stack:
 
     def _socket_fd(self, family: int, type: int, proto: int) -> int:
         """An fd for a Python socket object: close-on-exec, as Python's own
-        sockets are (PEP 446)."""
-        return self._open_core().msocket(operator.index(family),
-                                         operator.index(type) | _socket.SOCK_CLOEXEC,
-                                         operator.index(proto))
+        sockets are (PEP 446).  (The binding raises the ValueError of
+        _open_core() for a closed stack itself: one Python frame less on
+        the path of every socket.)"""
+        core = self._core
+        if core is None:
+            raise ValueError("I/O operation on closed stack")
+        return core.msocket(operator.index(family),
+                            operator.index(type) | _socket.SOCK_CLOEXEC,
+                            operator.index(proto))
 
     def socket(self, family: int = _socket.AF_INET, type: int = _socket.SOCK_STREAM,
                proto: int = 0) -> StackSocket:
         """A new :class:`StackSocket` in this stack (``socket.socket`` API)."""
-        return StackSocket(family, type, proto, stack=self)
+        return new_in_stack(StackSocket, self, family, type, proto)
 
     # -- defaults and counters -------------------------------------------------
 
@@ -412,3 +421,30 @@ class Stack:
     def routes(self) -> List[Route]:
         """The unicast routes of the stack's main routing table."""
         return _netconf.routes_of(self._open_core().routes())
+
+    # -- names and leases ------------------------------------------------------
+
+    def getaddrinfo(self, host: Any, port: Any, family: int = 0, type: int = 0,
+                    proto: int = 0, flags: int = 0) -> List[_resolve.AddrInfo]:
+        """:func:`socket.getaddrinfo` in this stack: same arguments, same
+        results, ``socket.gaierror`` on failure.
+
+        Names are resolved with the stack's DNS servers (``dns=``/``domain=``
+        of its configuration, else those of its DHCP leases) over sockets
+        made in the stack, never by the host's resolver; a stack without a
+        DNS server raises ``socket.gaierror`` (``EAI_AGAIN``).  Numeric
+        addresses and ``localhost`` (the stack's loopback) need no server;
+        the host's ``/etc/hosts`` is not read.  The lookup releases the GIL.
+        """
+        return _resolve.getaddrinfo(self._open_core(), host, port, family, type,
+                                    proto, flags)
+
+    def resolvconf(self) -> str:
+        """The stack's resolver configuration as ``resolv.conf`` text
+        (``search DOMAIN`` and ``nameserver ADDR`` lines)."""
+        return self._open_core().resolvconf()
+
+    def lease(self, iface: str = "vde0") -> Optional[_resolve.Lease]:
+        """The DHCPv4 lease that interface ``iface`` holds now, or None (no
+        DHCP on it, or the lease was lost and not yet regained)."""
+        return _resolve.lease_from_core(iface, self._open_core().lease4(iface))

@@ -138,6 +138,16 @@ int vt_count_fds(void)
 	return n - 1;	/* the directory stream itself */
 }
 
+int vt_settle_fds(int n, double secs)
+{
+	double end = vt_now() + secs;
+	int have;
+
+	while ((have = vt_count_fds()) != n && vt_now() < end)
+		vt_sleep(0.01);
+	return have;
+}
+
 /* fields of /proc/pid/stat after the command name: state, ppid, ... */
 static int vt_stat(pid_t pid, char *state, pid_t *ppid, double *cpu)
 {
@@ -761,4 +771,22 @@ int main(int argc, char **argv)
 	if (argc == 1 || ran > 1)
 		printf("%d passed, %d failed\n", ran - failed, failed);
 	return failed ? 1 : 0;
+}
+
+int vt_children(pid_t pid, pid_t *out, int max)
+{
+	pid_t d[512];
+	int n = vt_descendants(pid, d, 512), k = 0;
+
+	for (int i = 0; i < n && k < max; i++) {
+		char path[64], buf[512], *p;
+
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)d[i]);
+		if (vt_read_file(path, buf, sizeof(buf)) <= 0)
+			continue;
+		p = strrchr(buf, ')');
+		if (p && p[1] == ' ' && p[2] != 'Z' && atoi(p + 4) == pid)
+			out[k++] = d[i];
+	}
+	return k;
 }

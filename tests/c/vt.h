@@ -57,8 +57,16 @@ void vt_sleep(double secs);
 /* ------------------------------------------------------------ processes --- */
 /* number of open fds of this process */
 int vt_count_fds(void);
+/*
+ * wait (up to secs) until this process has n open fds: after the last
+ * vde_delstack the library keeps its context a moment (VDESTACK_LINGER_MS);
+ * returns the count at the end
+ */
+int vt_settle_fds(int n, double secs);
 /* descendants of pid (not pid itself), at most max; returns the count */
 int vt_descendants(pid_t pid, pid_t *out, int max);
+/* live (not zombie) children of pid, not their descendants; the count */
+int vt_children(pid_t pid, pid_t *out, int max);
 /* 1 if pid exists and is not a zombie */
 int vt_alive(pid_t pid);
 /* pid's number in its own (innermost) PID namespace, -1 if gone */

@@ -94,6 +94,16 @@ def test_fork_based_echo_server(tmp_path) -> None:
     assert not [p for p in kids if pid_alive(p)], "processes left behind by the server"
 
 
+def test_dhcp_dns() -> None:
+    """A client configured by "dhcp" fetches a page by a name only dnsmasq knows."""
+    proc = run(str(EXAMPLES / "dhcp_dns.py"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "lease: Lease(ifname='vde0', address=IPv4Interface('10.0.0.1" in out, out
+    assert "search example.internal\nnameserver 10.0.0.1\n" in out, out
+    assert "hello 10.0.0.1" in out and "you asked for /page" in out, out
+
+
 def test_pyroute2_config() -> None:
     proc = run(str(EXAMPLES / "pyroute2_config.py"))
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * test_linger.c - the helper outlives the last vde_delstack by at most
+ * half a second: a delete/create loop reuses one helper; 1 s after the
+ * last delete no process, thread or fd of ours is left; the host's death
+ * still ends it at once; a forked child is not confused by it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "vt.h"
+
+static int threads(void)
+{
+	char buf[4096], *p;
+
+	if (vt_read_file("/proc/self/status", buf, sizeof(buf)) < 0)
+		return -1;
+	p = strstr(buf, "Threads:");
+	return p ? atoi(p + 8) : -1;
+}
+
+/*
+ * The helper: our one live child, or -1 (0 if there is none).  (Below it
+ * run the stacks' PID namespace inits and commands: not counted.)
+ */
+static pid_t only_child(void)
+{
+	pid_t d[16];
+	int n;
+
+	vt_reap();
+	n = vt_children(getpid(), d, 16);
+	return n == 1 ? d[0] : n == 0 ? 0 : -1;
+}
+
+/* with the longest linger allowed (500 ms) */
+VT_TEST(loop_reuses_helper, 60)
+{
+	int fds0, th0, same = 1, i, procs;
+	pid_t first = -1, h;
+	double t_last, end;
+	struct vdestack *w;
+
+	setenv("VDESTACK_LINGER_MS", "500", 1);
+	/*
+	 * One cycle first, waited out: a sanitizer's runtime starts threads of
+	 * its own at the first pthread_create() (TSan: a second background
+	 * thread), which must be in the baseline.
+	 */
+	w = vt_stack(NULL, NULL, NULL);
+	REQUIRE(w, "a first stack");
+	vde_delstack(w);
+	end = vt_now() + 2;
+	while (only_child() != 0 && vt_now() < end)
+		vt_sleep(0.01);
+	vt_sleep(0.05);
+	fds0 = vt_count_fds();
+	th0 = threads();
+	for (i = 0; i < 20; i++) {
+		struct vdestack *s = vt_stack("null://", NULL, i % 5 ? NULL : "10.77.0.1/24");
+
+		REQUIRE(s, "stack %d", i);
+		h = only_child();
+		if (i == 0)
+			first = h;
+		else if (h != first)
+			same = 0;
+		vde_delstack(s);
+	}
+	t_last = vt_now();
+	CHECK(first > 0 && same, "20 create/delete cycles of a lone stack use one helper (pid %d)",
+			(int)first);
+	vt_sleep(0.2);
+	CHECK(vt_alive(first), "0.2 s after the last delete the helper still waits");
+	end = t_last + 1.0;
+	while (((procs = only_child()) != 0 || threads() != th0 || vt_count_fds() != fds0) &&
+	       vt_now() < end)
+		vt_sleep(0.01);
+	CHECK(procs == 0 && !vt_alive(first),
+			"1 s after the last delete no process of ours is left (%d)", (int)procs);
+	CHECK(threads() == th0, "and no thread (%d before, %d after)", th0, threads());
+	CHECK(vt_count_fds() == fds0, "and no fd (%d before, %d after)", fds0, vt_count_fds());
+	vt_info("all gone %.3f s after the last delete", vt_now() - t_last);
+
+	/* a new stack after that starts a new helper, and works */
+	struct vdestack *s = vt_stack("null://", NULL, "10.77.0.1/24");
+	REQUIRE(s, "a stack after the helper ended");
+	h = only_child();
+	CHECK(h > 0 && h != first, "it has a new helper (%d, was %d)", (int)h, (int)first);
+	CHECK(vt_cmd(s, "/bin/busybox true") == 0, "which runs commands");
+	vde_delstack(s);
+}
+
+/* the default: a moment, gone well within the 300 ms the conformance suite allows */
+VT_TEST(linger_default, 30)
+{
+	struct vdestack *s = vt_stack("null://", NULL, NULL);
+	pid_t h;
+	double t;
+
+	REQUIRE(s, "stack");
+	h = only_child();
+	vde_delstack(s);
+	t = vt_now();
+	CHECK(h > 0 && vt_alive(h), "right after the last delete the helper waits");
+	s = vt_stack("null://", NULL, NULL);
+	REQUIRE(s, "a new stack");
+	CHECK(only_child() == h, "and serves the next stack (%d)", (int)h);
+	vde_delstack(s);
+	t = vt_now();
+	while (vt_alive(h) && vt_now() - t < 2) {
+		vt_reap();
+		vt_sleep(0.005);
+	}
+	CHECK(!vt_alive(h) && vt_now() - t < 0.3, "gone %.3f s after the last delete", vt_now() - t);
+}
+
+VT_TEST(linger_off, 30)
+{
+	struct vdestack *s;
+	pid_t h;
+
+	setenv("VDESTACK_LINGER_MS", "0", 1);
+	s = vt_stack("null://", NULL, NULL);
+	REQUIRE(s, "stack");
+	h = only_child();
+	vde_delstack(s);
+	CHECK(h > 0 && !vt_alive(h) && only_child() == 0,
+			"VDESTACK_LINGER_MS=0: the helper is gone when vde_delstack returns");
+}
+
+/* the host dies while its helper lingers: the helper goes at once */
+VT_TEST(host_death_while_lingering, 30)
+{
+	int p[2], status;
+	pid_t host, helper = -1;
+	double t;
+
+	REQUIRE(pipe(p) == 0, "pipe");
+	host = fork();
+	REQUIRE(host >= 0, "fork");
+	if (host == 0) {
+		struct vdestack *s = vde_addstack("null://", NULL);
+		pid_t d[16];
+		int n;
+
+		close(p[0]);
+		if (!s)
+			_exit(2);
+		n = vt_descendants(getpid(), d, 16);
+		vde_delstack(s);
+		if (n != 1 || write(p[1], &d[0], sizeof(d[0])) != sizeof(d[0]))
+			_exit(3);
+		_exit(0);	/* while the helper lingers */
+	}
+	close(p[1]);
+	CHECK(read(p[0], &helper, sizeof(helper)) == sizeof(helper), "the host told its helper");
+	close(p[0]);
+	waitpid(host, &status, 0);
+	t = vt_now();
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the host exited (status %d)",
+			WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	while (helper > 0 && vt_alive(helper) && vt_now() - t < 2) {
+		vt_reap();
+		vt_sleep(0.005);
+	}
+	CHECK(helper > 0 && !vt_alive(helper) && vt_now() - t < 0.3,
+			"the lingering helper ended %.3f s after its host died (well before 0.5 s)",
+			vt_now() - t);
+}
+
+/* fork while the helper lingers: the child makes its own, the parent reuses its own */
+VT_TEST(fork_while_lingering, 40)
+{
+	struct vdestack *s = vt_stack("null://", NULL, NULL);
+	pid_t h, child;
+	int status;
+
+	REQUIRE(s, "stack");
+	h = only_child();
+	vde_delstack(s);
+	/*
+	 * Let the thread that times the linger start up first: the sanitizers'
+	 * runtimes do not survive a fork() in the middle of pthread_create().
+	 * The child's stack has no interface, so it starts no thread of its
+	 * own (TSan refuses new threads after a multi-threaded fork).
+	 */
+	vt_sleep(0.02);
+	fflush(stdout);
+	child = fork();
+	REQUIRE(child >= 0, "fork");
+	if (child == 0) {
+		struct vdestack *c;
+
+		setenv("VDESTACK_LINGER_MS", "0", 1);	/* no thread here either */
+		c = vde_addstack(NULL, NULL);
+
+		if (!c)
+			_exit(2);
+		if (vde_stackcmd(c, "/bin/busybox ip link show lo") != 0)
+			_exit(3);
+		vde_delstack(c);
+		_exit(0);
+	}
+	waitpid(child, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			"a child forked while the helper lingers makes and uses a stack (status %d)",
+			WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	s = vt_stack("null://", NULL, "10.77.0.1/24");
+	REQUIRE(s, "the parent's next stack");
+	CHECK(only_child() == h, "reuses the parent's lingering helper (%d)", (int)h);
+	vde_delstack(s);
+}
