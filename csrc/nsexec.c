@@ -27,6 +27,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -34,6 +35,7 @@
 #include <linux/securebits.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -42,6 +44,7 @@
 
 #include "util.h"
 #include "nsexec.h"
+#include "resolv.h"
 
 #define NET_CAPS ((1ULL << CAP_NET_ADMIN) | (1ULL << CAP_NET_RAW) | \
 		  (1ULL << CAP_NET_BIND_SERVICE) | (1ULL << CAP_NET_BROADCAST))
@@ -178,6 +181,41 @@ static int join(const int fds[VDS_NS_COUNT])
 	return 0;
 }
 
+/*
+ * The stack's DNS configuration as the program's /etc/resolv.conf, as
+ * vde_stackcmd's commands see it (helper.c h_resolv) and as `ip netns exec`
+ * does: a mount namespace of its own (all mounts private first), the text
+ * written to a small tmpfs mounted on /tmp for a moment, bound read-only
+ * over /etc/resolv.conf.  Best effort, as there: without /etc/resolv.conf
+ * or /tmp the program sees the host's file.  Needs the user namespace's
+ * capabilities: before limit_caps().
+ */
+static void private_resolv(const char *text)
+{
+	static const char file[] = "/tmp/resolv.conf";
+	size_t len = strlen(text);
+	long w;
+	int fd;
+
+	if (syscall(SYS_unshare, CLONE_NEWNS) < 0 ||
+	    syscall(SYS_mount, NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    syscall(SYS_mount, "vdestack", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		    "size=64k,mode=0755") < 0)
+		return;
+	fd = syscall(SYS_openat, AT_FDCWD, file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		while (len > 0 && (w = syscall(SYS_write, fd, text, len)) > 0) {
+			text += w;
+			len -= w;
+		}
+		syscall(SYS_close, fd);
+		if (syscall(SYS_mount, file, "/etc/resolv.conf", NULL, MS_BIND, NULL) == 0)
+			syscall(SYS_mount, NULL, "/etc/resolv.conf", NULL,
+				MS_REMOUNT | MS_BIND | MS_RDONLY, NULL);
+	}
+	syscall(SYS_umount2, "/tmp", MNT_DETACH);
+}
+
 /* end as the program ended: its exit status, or killed by its signal */
 static void __attribute__((noreturn)) finish(int status)
 {
@@ -241,6 +279,7 @@ static void __attribute__((noreturn)) forward(pid_t prog)
  * @rawfork:	fork the program with raw_fork() (it only makes system calls
  *		until execve); 0: with fork(), for a program process that runs
  *		more code of the host (Python's, from a preexec_fn)
+ * @resolv:	vds_resolv_private() text for /etc/resolv.conf, or NULL
  *
  * To be called in a single-threaded child with every signal blocked; only
  * async-signal-safe calls.  Joins the namespaces, limits the capabilities
@@ -251,7 +290,8 @@ static void __attribute__((noreturn)) forward(pid_t prog)
  *
  * Return: 0 in the program's process; -errno if nothing could be started
  */
-int vds_nsexec_child(const int fds[VDS_NS_COUNT], const sigset_t *mask, int rawfork)
+int vds_nsexec_child(const int fds[VDS_NS_COUNT], const sigset_t *mask, int rawfork,
+		     const char *resolv)
 {
 	struct ksigaction dfl = { .handler = SIG_DFL }, chld;
 	pid_t pid, group = syscall(SYS_getpgid, 0);
@@ -260,6 +300,8 @@ int vds_nsexec_child(const int fds[VDS_NS_COUNT], const sigset_t *mask, int rawf
 	int leader = group == syscall(SYS_getpid);
 	char c;
 
+	if (ret == 0 && resolv)
+		private_resolv(resolv);
 	if (ret == 0)
 		ret = limit_caps();
 	if (ret < 0)
@@ -326,20 +368,21 @@ int vds_nsexec_child(const int fds[VDS_NS_COUNT], const sigset_t *mask, int rawf
 /**
  * vds_nsexec_enter() - vds_nsexec_child() for a subprocess.Popen preexec_fn
  * @fds:	vds_nsfds() of the stack
+ * @resolv:	vds_resolv_private() text, or NULL
  *
  * Blocks every signal for the forwarder and gives the program the mask it
  * had on entry.
  *
  * Return: 0 in the program's process; -errno if nothing could be started
  */
-int vds_nsexec_enter(const int fds[VDS_NS_COUNT])
+int vds_nsexec_enter(const int fds[VDS_NS_COUNT], const char *resolv)
 {
 	sigset_t all, old;
 	int ret;
 
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	ret = vds_nsexec_child(fds, &old, 0);
+	ret = vds_nsexec_child(fds, &old, 0, resolv);
 	if (ret < 0)
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	return ret;
@@ -358,18 +401,25 @@ static void close_fds(int fds[VDS_NS_COUNT])
 static pid_t spawn(struct vdestack *stack, char *const argv[], char *const envp[])
 {
 	sigset_t all, old;
+	char *resolv = NULL;
 	int fds[VDS_NS_COUNT], rep[2], err = 0, ret;
 	ssize_t n;
 	pid_t pid;
 
 	if (!argv || !argv[0] || argv[0][0] != '/')
 		return -EINVAL;
-	ret = vds_nsfds(stack, fds);
+	ret = vds_resolv_private(stack, &resolv);
 	if (ret < 0)
 		return ret;
+	ret = vds_nsfds(stack, fds);
+	if (ret < 0) {
+		free(resolv);
+		return ret;
+	}
 	if (pipe2(rep, O_CLOEXEC) < 0) {
 		ret = -errno;
 		close_fds(fds);
+		free(resolv);
 		return ret;
 	}
 	/* no handler of the host may run in the child */
@@ -377,7 +427,7 @@ static pid_t spawn(struct vdestack *stack, char *const argv[], char *const envp[
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = raw_fork();
 	if (pid == 0) {
-		ret = vds_nsexec_child(fds, &old, 1);
+		ret = vds_nsexec_child(fds, &old, 1, resolv);
 		if (ret == 0) {
 			syscall(SYS_execve, argv[0], argv, envp ? envp : environ);
 			ret = -errno;
@@ -389,6 +439,7 @@ static pid_t spawn(struct vdestack *stack, char *const argv[], char *const envp[
 	}
 	ret = pid < 0 ? -errno : 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	free(resolv);
 	close(rep[1]);
 	close_fds(fds);
 	if (ret == 0) {

@@ -13,7 +13,8 @@
 #include "nsfds.h"
 
 int vds_nsexec_fds(struct vdestack *stack, int fds[VDS_NS_COUNT]);
-int vds_nsexec_child(const int fds[VDS_NS_COUNT], const sigset_t *mask, int rawfork);
-int vds_nsexec_enter(const int fds[VDS_NS_COUNT]);
+int vds_nsexec_child(const int fds[VDS_NS_COUNT], const sigset_t *mask, int rawfork,
+		     const char *resolv);
+int vds_nsexec_enter(const int fds[VDS_NS_COUNT], const char *resolv);
 
 #endif /* VDS_NSEXEC_H */

@@ -149,4 +149,8 @@ cdef extern from "stack.h" nogil:
 
 cdef extern from "nsexec.h" nogil:
     int vds_nsexec_fds(vdestack *stack, int fds[3])
-    int vds_nsexec_enter(const int fds[3])
+    int vds_nsexec_enter(const int fds[3], const char *resolv)
+
+
+cdef extern from "resolv.h" nogil:
+    int vds_resolv_private(vdestack *stack, char **out)

@@ -278,6 +278,23 @@ cdef class CoreStack:
             _raise_errno(-rc, "cannot open the stack's namespaces")
         return (fds[0], fds[1], fds[2])
 
+    def resolv_private(self):
+        """The resolv.conf text the stack's commands see (bytes), or None
+        when the stack has no DNS configuration (the host's file then)."""
+        cdef vdestack *st = self._open()
+        cdef char *text = NULL
+        cdef int rc
+        with nogil:
+            rc = vds_resolv_private(st, &text)
+        if rc < 0:
+            _raise_errno(-rc, "cannot make the stack's resolv.conf text")
+        if text == NULL:
+            return None
+        try:
+            return <bytes>text
+        finally:
+            free(text)
+
     def netns(self):
         """A new close-on-exec fd of the stack's network namespace."""
         cdef vdestack *st = self._open()
@@ -537,18 +554,23 @@ def config_check(config):
     return None
 
 
-def nsexec_enter(int userns, int netns, int pidns):
+def nsexec_enter(int userns, int netns, int pidns, bytes resolv=None):
     """In a freshly forked child (a subprocess.Popen preexec_fn): join the
-    namespaces (fds from CoreStack.nsfds()), keep the four network
-    capabilities and fork.  Returns in the new process, which is to exec the
-    program in the stack; this process becomes its forwarder and never
-    returns.  Raises OSError if nothing could be started."""
+    namespaces (fds from CoreStack.nsfds()), show ``resolv`` (from
+    CoreStack.resolv_private(), None: the host's file) as /etc/resolv.conf,
+    keep the four network capabilities and fork.  Returns in the new
+    process, which is to exec the program in the stack; this process becomes
+    its forwarder and never returns.  Raises OSError if nothing could be
+    started."""
     cdef int fds[3]
     cdef int rc
+    cdef const char *text = NULL
     fds[0] = userns
     fds[1] = netns
     fds[2] = pidns
-    rc = vds_nsexec_enter(fds)
+    if resolv is not None:
+        text = resolv
+    rc = vds_nsexec_enter(fds, text)
     if rc < 0:
         _raise_errno(-rc, "cannot enter the stack")
 

@@ -31,12 +31,13 @@ def popen(core: _core.CoreStack, args: Any, **kwargs: Any) -> "subprocess.Popen[
     user_preexec: Optional[Callable[[], Any]] = kwargs.pop("preexec_fn", None)
     if user_preexec is not None and not callable(user_preexec):
         raise TypeError(f"preexec_fn must be callable, not {type(user_preexec).__name__}")
+    resolv = core.resolv_private()          # the stack's DNS, as commands see it
     fds = core.nsfds()
     userns, netns, pidns = fds
 
     def enter() -> None:
         # runs in the Popen child; returns only in the program's process
-        _core.nsexec_enter(userns, netns, pidns)
+        _core.nsexec_enter(userns, netns, pidns, resolv)
         if user_preexec is not None:
             user_preexec()
 

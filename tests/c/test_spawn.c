@@ -400,3 +400,21 @@ VT_TEST(host_killed, 30)
 	waitpid(host, NULL, 0);
 	CHECK(marked_gone(marker, 1.0), "both gone within a second of the host's SIGKILL");
 }
+
+/* a stack with DNS servers: the program's /etc/resolv.conf names them */
+VT_TEST(resolv, 30)
+{
+	struct vdestack *s = vt_stack("null://", NULL, NULL);
+	char script[512], buf[1024] = "";
+	int st;
+
+	REQUIRE(s != NULL, "stack");
+	REQUIRE(vdestack_config(s, "ip=10.57.0.1/24,dns=10.57.0.53") == 0, "config (%s)",
+		strerror(errno));
+	snprintf(script, sizeof(script), BB " cat /etc/resolv.conf > %s/resolv", vt_dir);
+	st = run_bb(s, script);
+	CHECK(st == 0, "program exit 0 (%#x)", st);
+	vt_read_file(vt_path("resolv"), buf, sizeof(buf));
+	CHECK(strstr(buf, "nameserver 10.57.0.53"), "the program's resolv.conf: %s", buf);
+	vde_delstack(s);
+}

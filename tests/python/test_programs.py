@@ -573,3 +573,14 @@ def test_command_sigterm_passed_on(tmp_path) -> None:
         p.kill()
         p.wait()
         p.stdout.close()
+
+
+def test_program_sees_the_stacks_resolv_conf(make_stack) -> None:
+    """As vde_stackcmd's commands do: /etc/resolv.conf names the stack's DNS
+    servers (a private mount namespace); the host's file is untouched."""
+    s = make_stack("null://")
+    s.config("ip=10.74.0.1/24,dns=10.74.0.53,domain=vdst.test")
+    r = s.run([BUSYBOX, "cat", "/etc/resolv.conf"], capture_output=True, text=True, check=True)
+    assert "nameserver 10.74.0.53" in r.stdout and "search vdst.test" in r.stdout
+    with open("/etc/resolv.conf") as f:
+        assert "10.74.0.53" not in f.read()
