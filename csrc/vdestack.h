@@ -11,6 +11,7 @@
 #define VDESTACK_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -131,6 +132,25 @@ int vdestack_cmdv(struct vdestack *stack, char *const argv[]);
  * 64 KiB and 4096 strings of arguments: -1 with errno E2BIG past that.
  */
 int vdestack_cmdve(struct vdestack *stack, char *const argv[], char *const envp[]);
+
+/*
+ * Start argv[0] (a full path) inside the stack, with the caller's standard
+ * fds (and any fd not marked close-on-exec) and the four network
+ * capabilities, as a child of the caller: waitpid(), kill() and SIGCHLD work
+ * as for any child, and it ends as the program ends (same exit status, same
+ * killing signal).  envp NULL: the caller's current environment.  Returns
+ * the pid, or -1 with errno (the errno of execve when the program could not
+ * be executed; no child is left then).
+ */
+pid_t vdestack_spawn(struct vdestack *stack, char *const argv[], char *const envp[]);
+
+/*
+ * A new close-on-exec file descriptor of the stack's network namespace, for
+ * setns(2), nsenter --net=/proc/PID/fd/N, pyroute2.  An unprivileged caller
+ * must join the namespace's user namespace first (ioctl NS_GET_USERNS on the
+ * fd, setns that).  Returns the fd, or -1 with errno.
+ */
+int vdestack_netns(struct vdestack *stack);
 
 /* ------------------------------------------------ network configuration --- */
 /*

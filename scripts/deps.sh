@@ -14,6 +14,8 @@ PKGS=(
 	libc-ares-dev libmnl-dev		# name resolution; rtnetlink (nlconf.c, DHCP/SLAAC)
 	radvd dnsmasq-base isc-dhcp-server	# real servers the DHCP/DNS tests run
 	busybox iproute2			# commands run inside the stacks
+	iperf3 iputils-ping			# interop tests: real programs in and out of stacks
+	libvdestack0				# the original library, for the interop test
 	procps util-linux passwd		# ps/pgrep, runuser, useradd
 	python3-dev python3-venv		# the Python package and its tests
 )

@@ -72,6 +72,7 @@ cdef extern from "vdestack.h" nogil:
     int vdestack_routes(vdestack *stack, vdestack_route **routes)
     int vdestack_cmdv(vdestack *stack, char **argv)
     const char *vdestack_version()
+    int vdestack_netns(vdestack *stack)
 
 
 cdef extern from "vds_python.h" nogil:
@@ -144,3 +145,12 @@ cdef extern from "config.h" nogil:
 cdef extern from "stack.h" nogil:
     # internal convention: 0 or -errno; made receives the interface's name
     int vds_addif(vdestack *stack, const char *vnl, const char *ifname, char *made)
+
+
+cdef extern from "nsexec.h" nogil:
+    int vds_nsexec_fds(vdestack *stack, int fds[3])
+    int vds_nsexec_enter(const int fds[3], const char *resolv)
+
+
+cdef extern from "resolv.h" nogil:
+    int vds_resolv_private(vdestack *stack, char **out)

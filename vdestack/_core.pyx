@@ -265,6 +265,48 @@ cdef class CoreStack:
                               f"(family {family}, type {type}, proto {proto})")
         return fd
 
+    def nsfds(self):
+        """New close-on-exec fds of the stack's (user, network, PID)
+        namespaces (the PID namespace is made on first use).  The caller
+        owns them."""
+        cdef int fds[3]
+        cdef vdestack *st = self._open()
+        cdef int rc
+        with nogil:
+            rc = vds_nsexec_fds(st, fds)
+        if rc < 0:
+            _raise_errno(-rc, "cannot open the stack's namespaces")
+        return (fds[0], fds[1], fds[2])
+
+    def resolv_private(self):
+        """The resolv.conf text the stack's commands see (bytes), or None
+        when the stack has no DNS configuration (the host's file then)."""
+        cdef vdestack *st = self._open()
+        cdef char *text = NULL
+        cdef int rc
+        with nogil:
+            rc = vds_resolv_private(st, &text)
+        if rc < 0:
+            _raise_errno(-rc, "cannot make the stack's resolv.conf text")
+        if text == NULL:
+            return None
+        try:
+            return <bytes>text
+        finally:
+            free(text)
+
+    def netns(self):
+        """A new close-on-exec fd of the stack's network namespace."""
+        cdef vdestack *st = self._open()
+        cdef int fd
+        cdef int err = 0
+        with nogil:
+            fd = vdestack_netns(st)
+            err = errno
+        if fd < 0:
+            _raise_errno(err, "cannot open the stack's network namespace")
+        return fd
+
     def stats(self):
         """Frame counters of the stack's interface (vdestack_stats), a dict."""
         cdef vdestack_stats_t s
@@ -510,6 +552,27 @@ def config_check(config):
     if rc < 0:
         _raise_errno(-rc, "cannot check the configuration")
     return None
+
+
+def nsexec_enter(int userns, int netns, int pidns, bytes resolv=None):
+    """In a freshly forked child (a subprocess.Popen preexec_fn): join the
+    namespaces (fds from CoreStack.nsfds()), show ``resolv`` (from
+    CoreStack.resolv_private(), None: the host's file) as /etc/resolv.conf,
+    keep the four network capabilities and fork.  Returns in the new
+    process, which is to exec the program in the stack; this process becomes
+    its forwarder and never returns.  Raises OSError if nothing could be
+    started."""
+    cdef int fds[3]
+    cdef int rc
+    cdef const char *text = NULL
+    fds[0] = userns
+    fds[1] = netns
+    fds[2] = pidns
+    if resolv is not None:
+        text = resolv
+    rc = vds_nsexec_enter(fds, text)
+    if rc < 0:
+        _raise_errno(-rc, "cannot enter the stack")
 
 
 cdef object _bad_arg(object a):

@@ -6,11 +6,12 @@ import atexit
 import operator
 import os
 import socket as _socket
+import subprocess
 import warnings
 import weakref
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
-from . import _core, _default, _messages, _netconf, _resolve
+from . import _core, _default, _messages, _netconf, _process, _resolve
 from ._netconf import Address, Link, Route
 from ._socket import StackSocket, new_in_stack
 
@@ -276,6 +277,40 @@ class Stack:
             if better is None:
                 raise
             raise better from None
+
+    # -- programs -------------------------------------------------------------
+
+    def popen(self, args: Any, **kwargs: Any) -> "subprocess.Popen[Any]":
+        """Start a program in the stack: a real :class:`subprocess.Popen`.
+
+        Takes every argument of ``subprocess.Popen`` (``stdin``/``stdout``/
+        ``stderr``, ``env``, ``cwd``, ``pass_fds``, ``text``,
+        ``start_new_session``, ``preexec_fn``...); the program is found on
+        ``PATH`` as subprocess finds it.  It runs with the network
+        capabilities of :meth:`cmd` and no other.  ``pid``, ``wait()``,
+        ``returncode``, ``send_signal()``, ``terminate()`` and ``kill()``
+        behave as for the program itself (the child is a small forwarder in
+        front of it).  Whatever the program forks or daemonizes ends when
+        the stack is closed.
+        """
+        return _process.popen(self._open_core(), args, **kwargs)
+
+    def run(self, args: Any, **kwargs: Any) -> "subprocess.CompletedProcess[Any]":
+        """Run a program in the stack and wait: :func:`subprocess.run`
+        (``check``, ``timeout``, ``capture_output``, ``input`` and every
+        :meth:`popen` argument), returning ``CompletedProcess``."""
+        return _process.run(self._open_core(), args, **kwargs)
+
+    def netns_fd(self) -> int:
+        """A new file descriptor of the stack's network namespace.
+
+        For ``setns(2)``, ``nsenter --net=/proc/PID/fd/N`` and pyroute2
+        (``NetNS``/``IPRoute`` after ``setns``).  The caller owns it (close-
+        on-exec; close it with ``os.close``).  An unprivileged process must
+        join the namespace's user namespace first: ``ioctl(fd,
+        NS_GET_USERNS)`` gives its fd, ``setns`` that, then this one.
+        """
+        return self._open_core().netns()
 
     # -- sockets --------------------------------------------------------------
 

@@ -7,6 +7,7 @@ allowed="socket vde_addstack vde_default_stack vde_delstack vde_msocket vde_stac
 allowed="$allowed vdestack_link_set vdestack_addr_add vdestack_addr_del vdestack_route_add vdestack_route_del"
 allowed="$allowed vdestack_links vdestack_addrs vdestack_routes vdestack_config vdestack_addif"
 allowed="$allowed getaddrinfo vdestack_getaddrinfo vdestack_freeaddrinfo vdestack_resolvconf"
+allowed="$allowed vdestack_spawn vdestack_netns"
 command -v nm >/dev/null 2>&1 || { echo "FAIL: nm not found (binutils)"; exit 1; }
 syms=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TtWwDdBbVviR]$/ {print $3}' | sed 's/@.*//' | sort -u)
 [ -n "$syms" ] || { echo "FAIL: no dynamic symbols in $lib"; exit 1; }

@@ -32,10 +32,12 @@ lib=$(find "$DESTDIR" -name 'libvdestack.so.0')
 for p in libvdestack vde_addstack vde_delstack vde_default_stack vde_stackcmd vde_msocket \
 		vdestack_stats vdestack_cmdv vdestack_config vdestack_link_set vdestack_addr_add \
 		vdestack_addr_del vdestack_route_add vdestack_route_del vdestack_links vdestack_addrs \
-		vdestack_routes vdestack_addif; do
+		vdestack_routes vdestack_addif vdestack_spawn vdestack_netns; do
 	f=$(find "$DESTDIR" -path "*/man3/$p.3")
 	[ -n "$f" ] && ok "man page $p.3" || bad "man page $p.3 not installed"
 done
+f=$(find "$DESTDIR" -path "*/man1/vdestack.1")
+[ -n "$f" ] && ok "man page vdestack.1" || bad "man page vdestack.1 not installed"
 grep -q '^Requires' "$pc" && bad "vdestack.pc has a Requires: line (packages without .pc break it)"
 
 # pkg-config works and a program builds and runs with what it says

@@ -53,6 +53,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     deadline = time.monotonic() + 5
     while True:
+        # reap as a subreaper must: an orphaned stack init's zombie keeps
+        # the PID namespace above it (and that namespace's init) waiting
+        for pid in child_pids():
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
         left = {pid for pid in child_pids() if pid_alive(pid)}
         if not left or time.monotonic() > deadline:
             break
