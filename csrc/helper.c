@@ -25,14 +25,11 @@
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
-#include <linux/capability.h>
 #include <linux/if_tun.h>
-#include <linux/securebits.h>
 #include <net/if.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -43,6 +40,7 @@
 #include "helper.h"
 #include "ipc.h"
 #include "local.h"
+#include "nsjoin.h"
 #include "pidns.h"
 #include "proto.h"
 #include "spin.h"
@@ -53,9 +51,6 @@
 #define H_CHAN		2
 #define H_SIGCHLD	3
 #define H_HOST		4
-
-#define NET_CAPS ((1ULL << CAP_NET_ADMIN) | (1ULL << CAP_NET_RAW) | \
-		  (1ULL << CAP_NET_BIND_SERVICE) | (1ULL << CAP_NET_BROADCAST))
 
 struct hchan {
 	int fd;			/* -1: free slot */
@@ -334,60 +329,11 @@ static void h_socket(struct helper *h, int cfd, const struct vds_req *rq)
 	close(fd);
 }
 
-static long h_capset(uint64_t caps)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0,
-	};
-	struct __user_cap_data_struct d[2];
-
-	memset(d, 0, sizeof(d));
-	d[0].effective = d[0].permitted = d[0].inheritable = (uint32_t)caps;
-	d[1].effective = d[1].permitted = d[1].inheritable = caps >> 32;
-	return syscall(SYS_capset, &hdr, d);
-}
-
-/*
- * The stack's resolv.conf for one command, as `ip netns exec` gives one: a
- * private mount namespace (every mount made private first, so nothing
- * reaches the host's), a small tmpfs mounted for a moment on /tmp to hold
- * the file, the file bind-mounted read-only over /etc/resolv.conf, the
- * tmpfs detached again.  Nothing touches the disk; the file goes with the
- * command's mount namespace.  (A memfd cannot be bind-mounted: it lives in
- * no mount namespace, EINVAL.)  Best effort: a system without
- * /etc/resolv.conf or /tmp runs the command without it.
- */
-static void h_resolv(const char *text, size_t len)
-{
-	static const char file[] = "/tmp/resolv.conf";
-	ssize_t w;
-	int fd;
-
-	if (unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return;
-	if (mount("vdestack", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  "size=64k,mode=0755") < 0)
-		return;
-	fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd >= 0) {
-		while (len > 0 && (w = write(fd, text, len)) > 0) {
-			text += w;
-			len -= w;
-		}
-		close(fd);
-		if (mount(file, "/etc/resolv.conf", NULL, MS_BIND, NULL) == 0)
-			mount(NULL, "/etc/resolv.conf", NULL,
-			      MS_REMOUNT | MS_BIND | MS_RDONLY, NULL);
-	}
-	umount2("/tmp", MNT_DETACH);
-}
-
 /*
  * The command's side of the vfork: enter the stack and keep exactly the four
  * network capabilities, as ambient ones so they survive execve as any uid.
  * The helper already emptied the bounding set of everything else and set
- * securebits that stop uid 0 from regaining it (h_limit_caps), once for all.
+ * securebits that stop uid 0 from regaining it (vds_caps_bound), once for all.
  */
 static void h_child(int ns, char **argv, char **envp, int helperfd,
 		    const char *resolv, size_t rlen)
@@ -395,7 +341,6 @@ static void h_child(int ns, char **argv, char **envp, int helperfd,
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	struct pollfd alive = { .fd = helperfd, .events = POLLIN };
 	sigset_t none;
-	int c;
 
 	/* (in a PID namespace getppid() is 0: the helper's pidfd tells) */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || poll(&alive, 1, 0) != 0)
@@ -403,39 +348,15 @@ static void h_child(int ns, char **argv, char **envp, int helperfd,
 	if (setns(ns, CLONE_NEWNET) < 0)
 		_exit(VDESTACK_STATUS_NOEXEC);
 	if (rlen)
-		h_resolv(resolv, rlen);
+		vds_resolv_mount(resolv, rlen);
 	sigaction(SIGPIPE, &dfl, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setpgid(0, 0);
-	if (h_capset(NET_CAPS) < 0)
+	if (vds_caps_net() < 0)
 		_exit(VDESTACK_STATUS_NOEXEC);
-	for (c = 0; c < 64; c++)
-		if ((NET_CAPS & (1ULL << c)) &&
-		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
-			_exit(VDESTACK_STATUS_NOEXEC);
 	execve(argv[0], argv, envp);
 	_exit(VDESTACK_STATUS_NOEXEC);
-}
-
-/*
- * What no command may ever get: every capability but the four network ones
- * leaves the bounding set, and uid 0 gains nothing at execve.  The helper
- * itself keeps its permitted set (it never execs).
- */
-static int h_limit_caps(int lastcap)
-{
-	int c;
-
-	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
-		  SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED) < 0)
-		return -errno;
-	for (c = 0; c <= lastcap; c++)
-		if (!(NET_CAPS & (1ULL << c)) &&
-		    prctl(PR_CAPBSET_DROP, c) < 0 && errno != EINVAL)
-			return -errno;
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	return 0;
 }
 
 /* up to max NUL-terminated strings from payload at *off, NULL after them */
@@ -949,7 +870,7 @@ static int h_userns(struct helper *h, const struct vds_helper_args *a)
 	if (ret == 0)
 		ret = h_map("/proc/self/gid_map", a->gid);
 	if (ret == 0)
-		ret = h_limit_caps(h->lastcap);
+		ret = vds_caps_bound(h->lastcap);
 	return ret;
 }
 
