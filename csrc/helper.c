@@ -29,7 +29,6 @@
 #include <net/if.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -40,6 +39,7 @@
 #include "helper.h"
 #include "ipc.h"
 #include "local.h"
+#include "mgrow.h"
 #include "nsjoin.h"
 #include "pidns.h"
 #include "proto.h"
@@ -82,24 +82,6 @@ struct helper {
 	char **envp;
 	struct vds_lnets *lnets;	/* local:// networks (local.c), or NULL */
 };
-
-/* grow an mmap()ed array; the old contents move along */
-static void *h_grow(void *old, size_t oldsz, size_t newsz)
-{
-	void *p;
-
-	if (!old)
-		p = mmap(NULL, newsz, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	else
-		p = mremap(old, oldsz, newsz, MREMAP_MAYMOVE);
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static size_t h_page(size_t n)
-{
-	return (n + 4095) & ~(size_t)4095;
-}
 
 /* a command leads its own process group: end it with what it started */
 static void h_kill(pid_t pid)
@@ -151,9 +133,9 @@ static int h_chan_add(struct helper *h, int fd)
 		if (h->chan[i].fd < 0)
 			break;
 	if (i == h->nchan) {
-		size_t o = h_page(sizeof(*h->chan) * h->nchan);
+		size_t o = vds_mpage(sizeof(*h->chan) * h->nchan);
 		int n = h->nchan ? h->nchan * 2 : 64;
-		struct hchan *c = h_grow(h->chan, o, h_page(sizeof(*c) * n));
+		struct hchan *c = vds_mgrow(h->chan, o, vds_mpage(sizeof(*c) * n));
 		int j;
 
 		if (!c)
@@ -253,11 +235,11 @@ static void h_addstack(struct helper *h, int cfd, const struct vds_req *rq,
 		if (h->netns[id] < 0)
 			break;
 	if (id == h->nnetns) {
-		size_t o = h_page(sizeof(int) * h->nnetns);
+		size_t o = vds_mpage(sizeof(int) * h->nnetns);
 		int n = h->nnetns ? h->nnetns * 2 : 256, j;
-		struct hstack *k = h_grow(h->stk, h_page(sizeof(*k) * h->nnetns),
-					  h_page(sizeof(*k) * n));
-		int *t = k ? h_grow(h->netns, o, h_page(sizeof(int) * n)) : NULL;
+		struct hstack *k = vds_mgrow(h->stk, vds_mpage(sizeof(*k) * h->nnetns),
+					  vds_mpage(sizeof(*k) * n));
+		int *t = k ? vds_mgrow(h->netns, o, vds_mpage(sizeof(int) * n)) : NULL;
 
 		if (k)
 			h->stk = k;
@@ -833,9 +815,9 @@ static void h_setup(struct helper *h, const struct vds_helper_args *a,
 		    const sigset_t *chld)
 {
 	h->lastcap = h_read_lastcap();
-	h->buf = h_grow(NULL, 0, h_page(sizeof(struct vds_req) + VDS_REQ_MAX));
-	h->argv = h_grow(NULL, 0, h_page(sizeof(char *) * (VDS_ARGC_MAX + 1)));
-	h->envp = h_grow(NULL, 0, h_page(sizeof(char *) * (VDS_ENVC_MAX + 1)));
+	h->buf = vds_mgrow(NULL, 0, vds_mpage(sizeof(struct vds_req) + VDS_REQ_MAX));
+	h->argv = vds_mgrow(NULL, 0, vds_mpage(sizeof(char *) * (VDS_ARGC_MAX + 1)));
+	h->envp = vds_mgrow(NULL, 0, vds_mpage(sizeof(char *) * (VDS_ENVC_MAX + 1)));
 	if (!h->buf || !h->argv || !h->envp)
 		h_fail(h->ctl, -ENOMEM);
 	h->selffd = syscall(SYS_pidfd_open, getpid(), 0);

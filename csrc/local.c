@@ -39,11 +39,11 @@
 #include <linux/veth.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include "ctx.h"
 #include "local.h"
+#include "mgrow.h"
 #include "proto.h"
 #include "stack.h"
 #include "util.h"
@@ -161,23 +161,6 @@ struct vds_lnets {
 	struct lport *port;
 	int nport;
 };
-
-static size_t l_page(size_t n)
-{
-	return (n + 4095) & ~(size_t)4095;
-}
-
-static void *l_grow(void *old, size_t oldsz, size_t newsz)
-{
-	void *p;
-
-	if (!old)
-		p = mmap(NULL, newsz, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	else
-		p = mremap(old, oldsz, newsz, MREMAP_MAYMOVE);
-	return p == MAP_FAILED ? NULL : p;
-}
 
 /* an rtnetlink request under construction */
 struct nlreq {
@@ -461,7 +444,7 @@ static int tab_slot_net(struct vds_lnets *t)
 		if (t->net[i].ns < 0)
 			return i;
 	n = t->nnet ? t->nnet * 2 : 16;
-	p = l_grow(t->net, l_page(sizeof(*p) * t->nnet), l_page(sizeof(*p) * n));
+	p = vds_mgrow(t->net, vds_mpage(sizeof(*p) * t->nnet), vds_mpage(sizeof(*p) * n));
 	if (!p)
 		return -ENOMEM;
 	for (i = t->nnet; i < n; i++)
@@ -481,7 +464,7 @@ static int tab_slot_port(struct vds_lnets *t)
 		if (t->port[i].id < 0)
 			return i;
 	n = t->nport ? t->nport * 2 : 256;
-	p = l_grow(t->port, l_page(sizeof(*p) * t->nport), l_page(sizeof(*p) * n));
+	p = vds_mgrow(t->port, vds_mpage(sizeof(*p) * t->nport), vds_mpage(sizeof(*p) * n));
 	if (!p)
 		return -ENOMEM;
 	for (i = t->nport; i < n; i++)
@@ -550,7 +533,7 @@ int vds_lnet_join(struct vds_lnets **tabp, const char *name, size_t namelen,
 		ifname = made;
 	}
 	if (!t) {
-		t = l_grow(NULL, 0, l_page(sizeof(*t)));
+		t = vds_mgrow(NULL, 0, vds_mpage(sizeof(*t)));
 		if (!t)
 			return -ENOMEM;
 		*tabp = t;
