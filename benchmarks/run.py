@@ -688,6 +688,27 @@ def fmt(v):
     return f"{v:.3g}"
 
 
+def metric_rows(c, r, base, ours, *, mtu, runs_ok, base_key="{}", our_key="{}",
+                note=None):
+    """One table row per metric of case c: the median of the baseline's runs
+    (base, key base_key) against the median of ours (key our_key).  r: the
+    case's results (for its errors); runs_ok(n_base, n_ours): the row's
+    counts of good runs; note: said under the row, if any."""
+    rows = []
+    for key, label, unit, kind, target in c.metrics:
+        mb, nb = median_of(base, base_key.format(key))
+        mo, no = median_of(ours, our_key.format(key))
+        ratio, met = judge(kind, target, mb, mo)
+        row = dict(scenario=c.name, transport=c.transport, mtu=mtu,
+                   metric=f"{label} ({unit})", key=key, original=mb, ours=mo,
+                   ratio=ratio, target=target_text(kind, target), kind=kind,
+                   met=met, runs_ok=runs_ok(nb, no), errors=errors_of(r))
+        if note is not None:
+            row["note"] = note
+        rows.append(row)
+    return rows
+
+
 def build_rows(cases, results, py_reason):
     """results: {case.label: {variant: [run dicts]}} -> table rows."""
     rows = []
@@ -698,26 +719,14 @@ def build_rows(cases, results, py_reason):
         if c.name == "config":
             # one run of ours measures both ways, stack by stack alternately
             runs = r.get("ours", [])
-            for key, label, unit, kind, target in c.metrics:
-                mb, _ = median_of(runs, f"config_busybox_{key}")
-                ms, ns = median_of(runs, f"config_string_{key}")
-                ratio, met = judge(kind, target, mb, ms)
-                rows.append(dict(scenario=c.name, transport=c.transport, mtu=None,
-                                 metric=f"{label} ({unit})", key=key, original=mb, ours=ms,
-                                 ratio=ratio, target=target_text(kind, target), kind=kind,
-                                 met=met, runs_ok=[ns, ns], errors=errors_of(r),
-                                 note="the 'original' column is OUR library with "
-                                      "vde_stackcmd + busybox here"))
+            rows += metric_rows(c, r, runs, runs, mtu=None,
+                                runs_ok=lambda nb, no: [no, no],
+                                base_key="config_busybox_{}", our_key="config_string_{}",
+                                note="the 'original' column is OUR library with "
+                                     "vde_stackcmd + busybox here")
             continue
-        for key, label, unit, kind, target in c.metrics:
-            mo, no = median_of(r.get("original", []), key)
-            mu, nu = median_of(r.get("ours", []), key)
-            ratio, met = judge(kind, target, mo, mu)
-            rows.append(dict(scenario=c.name, transport=c.transport, mtu=c.mtu,
-                             metric=f"{label} ({unit})", key=key, original=mo, ours=mu,
-                             ratio=ratio, target=target_text(kind, target), kind=kind,
-                             met=met, runs_ok=[no, nu],
-                             errors=errors_of(r)))
+        rows += metric_rows(c, r, r.get("original", []), r.get("ours", []), mtu=c.mtu,
+                            runs_ok=lambda nb, no: [nb, no])
         if c.transport in ("ptp", "switch"):
             mo, _ = median_of(r.get("original", []), "sockets_left")
             mu, _ = median_of(r.get("ours", []), "sockets_left")
@@ -765,16 +774,10 @@ def local_rows(cases, results):
         if not c.params.get("local"):
             continue
         r = results.get(c.label, {})
-        for key, label, unit, kind, target in c.metrics:
-            mk, _ = median_of(r.get("kernel", []), key)
-            mu, nu = median_of(r.get("ours", []), key)
-            ratio, met = judge(kind, target, mk, mu)
-            rows.append(dict(scenario=c.name, transport=c.transport, mtu=c.mtu,
-                             metric=f"{label} ({unit})", key=key, original=mk, ours=mu,
-                             ratio=ratio, target=target_text(kind, target), kind=kind,
-                             met=met, runs_ok=[None, nu], errors=errors_of(r),
-                             note="the 'original' column is the kernel's veth between "
-                                  "two namespaces, measured alternating with it"))
+        rows += metric_rows(c, r, r.get("kernel", []), r.get("ours", []), mtu=c.mtu,
+                            runs_ok=lambda nb, no: [None, no],
+                            note="the 'original' column is the kernel's veth between "
+                                 "two namespaces, measured alternating with it")
     return rows
 
 

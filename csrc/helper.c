@@ -25,14 +25,10 @@
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
-#include <linux/capability.h>
 #include <linux/if_tun.h>
-#include <linux/securebits.h>
 #include <net/if.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -43,6 +39,8 @@
 #include "helper.h"
 #include "ipc.h"
 #include "local.h"
+#include "mgrow.h"
+#include "nsjoin.h"
 #include "pidns.h"
 #include "proto.h"
 #include "spin.h"
@@ -53,9 +51,6 @@
 #define H_CHAN		2
 #define H_SIGCHLD	3
 #define H_HOST		4
-
-#define NET_CAPS ((1ULL << CAP_NET_ADMIN) | (1ULL << CAP_NET_RAW) | \
-		  (1ULL << CAP_NET_BIND_SERVICE) | (1ULL << CAP_NET_BROADCAST))
 
 struct hchan {
 	int fd;			/* -1: free slot */
@@ -87,24 +82,6 @@ struct helper {
 	char **envp;
 	struct vds_lnets *lnets;	/* local:// networks (local.c), or NULL */
 };
-
-/* grow an mmap()ed array; the old contents move along */
-static void *h_grow(void *old, size_t oldsz, size_t newsz)
-{
-	void *p;
-
-	if (!old)
-		p = mmap(NULL, newsz, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	else
-		p = mremap(old, oldsz, newsz, MREMAP_MAYMOVE);
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static size_t h_page(size_t n)
-{
-	return (n + 4095) & ~(size_t)4095;
-}
 
 /* a command leads its own process group: end it with what it started */
 static void h_kill(pid_t pid)
@@ -156,9 +133,9 @@ static int h_chan_add(struct helper *h, int fd)
 		if (h->chan[i].fd < 0)
 			break;
 	if (i == h->nchan) {
-		size_t o = h_page(sizeof(*h->chan) * h->nchan);
+		size_t o = vds_mpage(sizeof(*h->chan) * h->nchan);
 		int n = h->nchan ? h->nchan * 2 : 64;
-		struct hchan *c = h_grow(h->chan, o, h_page(sizeof(*c) * n));
+		struct hchan *c = vds_mgrow(h->chan, o, vds_mpage(sizeof(*c) * n));
 		int j;
 
 		if (!c)
@@ -258,11 +235,11 @@ static void h_addstack(struct helper *h, int cfd, const struct vds_req *rq,
 		if (h->netns[id] < 0)
 			break;
 	if (id == h->nnetns) {
-		size_t o = h_page(sizeof(int) * h->nnetns);
+		size_t o = vds_mpage(sizeof(int) * h->nnetns);
 		int n = h->nnetns ? h->nnetns * 2 : 256, j;
-		struct hstack *k = h_grow(h->stk, h_page(sizeof(*k) * h->nnetns),
-					  h_page(sizeof(*k) * n));
-		int *t = k ? h_grow(h->netns, o, h_page(sizeof(int) * n)) : NULL;
+		struct hstack *k = vds_mgrow(h->stk, vds_mpage(sizeof(*k) * h->nnetns),
+					  vds_mpage(sizeof(*k) * n));
+		int *t = k ? vds_mgrow(h->netns, o, vds_mpage(sizeof(int) * n)) : NULL;
 
 		if (k)
 			h->stk = k;
@@ -334,60 +311,11 @@ static void h_socket(struct helper *h, int cfd, const struct vds_req *rq)
 	close(fd);
 }
 
-static long h_capset(uint64_t caps)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0,
-	};
-	struct __user_cap_data_struct d[2];
-
-	memset(d, 0, sizeof(d));
-	d[0].effective = d[0].permitted = d[0].inheritable = (uint32_t)caps;
-	d[1].effective = d[1].permitted = d[1].inheritable = caps >> 32;
-	return syscall(SYS_capset, &hdr, d);
-}
-
-/*
- * The stack's resolv.conf for one command, as `ip netns exec` gives one: a
- * private mount namespace (every mount made private first, so nothing
- * reaches the host's), a small tmpfs mounted for a moment on /tmp to hold
- * the file, the file bind-mounted read-only over /etc/resolv.conf, the
- * tmpfs detached again.  Nothing touches the disk; the file goes with the
- * command's mount namespace.  (A memfd cannot be bind-mounted: it lives in
- * no mount namespace, EINVAL.)  Best effort: a system without
- * /etc/resolv.conf or /tmp runs the command without it.
- */
-static void h_resolv(const char *text, size_t len)
-{
-	static const char file[] = "/tmp/resolv.conf";
-	ssize_t w;
-	int fd;
-
-	if (unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return;
-	if (mount("vdestack", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  "size=64k,mode=0755") < 0)
-		return;
-	fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd >= 0) {
-		while (len > 0 && (w = write(fd, text, len)) > 0) {
-			text += w;
-			len -= w;
-		}
-		close(fd);
-		if (mount(file, "/etc/resolv.conf", NULL, MS_BIND, NULL) == 0)
-			mount(NULL, "/etc/resolv.conf", NULL,
-			      MS_REMOUNT | MS_BIND | MS_RDONLY, NULL);
-	}
-	umount2("/tmp", MNT_DETACH);
-}
-
 /*
  * The command's side of the vfork: enter the stack and keep exactly the four
  * network capabilities, as ambient ones so they survive execve as any uid.
  * The helper already emptied the bounding set of everything else and set
- * securebits that stop uid 0 from regaining it (h_limit_caps), once for all.
+ * securebits that stop uid 0 from regaining it (vds_caps_bound), once for all.
  */
 static void h_child(int ns, char **argv, char **envp, int helperfd,
 		    const char *resolv, size_t rlen)
@@ -395,7 +323,6 @@ static void h_child(int ns, char **argv, char **envp, int helperfd,
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	struct pollfd alive = { .fd = helperfd, .events = POLLIN };
 	sigset_t none;
-	int c;
 
 	/* (in a PID namespace getppid() is 0: the helper's pidfd tells) */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || poll(&alive, 1, 0) != 0)
@@ -403,39 +330,15 @@ static void h_child(int ns, char **argv, char **envp, int helperfd,
 	if (setns(ns, CLONE_NEWNET) < 0)
 		_exit(VDESTACK_STATUS_NOEXEC);
 	if (rlen)
-		h_resolv(resolv, rlen);
+		vds_resolv_mount(resolv, rlen);
 	sigaction(SIGPIPE, &dfl, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setpgid(0, 0);
-	if (h_capset(NET_CAPS) < 0)
+	if (vds_caps_net() < 0)
 		_exit(VDESTACK_STATUS_NOEXEC);
-	for (c = 0; c < 64; c++)
-		if ((NET_CAPS & (1ULL << c)) &&
-		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
-			_exit(VDESTACK_STATUS_NOEXEC);
 	execve(argv[0], argv, envp);
 	_exit(VDESTACK_STATUS_NOEXEC);
-}
-
-/*
- * What no command may ever get: every capability but the four network ones
- * leaves the bounding set, and uid 0 gains nothing at execve.  The helper
- * itself keeps its permitted set (it never execs).
- */
-static int h_limit_caps(int lastcap)
-{
-	int c;
-
-	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
-		  SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED) < 0)
-		return -errno;
-	for (c = 0; c <= lastcap; c++)
-		if (!(NET_CAPS & (1ULL << c)) &&
-		    prctl(PR_CAPBSET_DROP, c) < 0 && errno != EINVAL)
-			return -errno;
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	return 0;
 }
 
 /* up to max NUL-terminated strings from payload at *off, NULL after them */
@@ -912,9 +815,9 @@ static void h_setup(struct helper *h, const struct vds_helper_args *a,
 		    const sigset_t *chld)
 {
 	h->lastcap = h_read_lastcap();
-	h->buf = h_grow(NULL, 0, h_page(sizeof(struct vds_req) + VDS_REQ_MAX));
-	h->argv = h_grow(NULL, 0, h_page(sizeof(char *) * (VDS_ARGC_MAX + 1)));
-	h->envp = h_grow(NULL, 0, h_page(sizeof(char *) * (VDS_ENVC_MAX + 1)));
+	h->buf = vds_mgrow(NULL, 0, vds_mpage(sizeof(struct vds_req) + VDS_REQ_MAX));
+	h->argv = vds_mgrow(NULL, 0, vds_mpage(sizeof(char *) * (VDS_ARGC_MAX + 1)));
+	h->envp = vds_mgrow(NULL, 0, vds_mpage(sizeof(char *) * (VDS_ENVC_MAX + 1)));
 	if (!h->buf || !h->argv || !h->envp)
 		h_fail(h->ctl, -ENOMEM);
 	h->selffd = syscall(SYS_pidfd_open, getpid(), 0);
@@ -949,7 +852,7 @@ static int h_userns(struct helper *h, const struct vds_helper_args *a)
 	if (ret == 0)
 		ret = h_map("/proc/self/gid_map", a->gid);
 	if (ret == 0)
-		ret = h_limit_caps(h->lastcap);
+		ret = vds_caps_bound(h->lastcap);
 	return ret;
 }
 

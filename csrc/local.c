@@ -39,11 +39,11 @@
 #include <linux/veth.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include "ctx.h"
 #include "local.h"
+#include "mgrow.h"
 #include "proto.h"
 #include "stack.h"
 #include "util.h"
@@ -138,7 +138,7 @@ int vds_local_addif(struct vds_stack *st, const char *vnl, const char *ifname,
 /* ------------------------------------------------------- helper side --- */
 
 struct lnet {
-	int ns;			/* the bridge's namespace, -1: free slot */
+	int ns;			/* the bridge's namespace, -1: free slot (first: tab_slot) */
 	int nl;			/* rtnetlink socket made in it */
 	int users;		/* ports */
 	int brindex;
@@ -149,7 +149,7 @@ struct lnet {
 };
 
 struct lport {
-	int id;			/* stack, -1: free slot */
+	int id;			/* stack, -1: free slot (first: tab_slot) */
 	int net;		/* index in nets */
 	int ifindex;		/* of p<seq>, in the bridge's namespace */
 	uint32_t seq;		/* its name: p<seq> */
@@ -161,23 +161,6 @@ struct vds_lnets {
 	struct lport *port;
 	int nport;
 };
-
-static size_t l_page(size_t n)
-{
-	return (n + 4095) & ~(size_t)4095;
-}
-
-static void *l_grow(void *old, size_t oldsz, size_t newsz)
-{
-	void *p;
-
-	if (!old)
-		p = mmap(NULL, newsz, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	else
-		p = mremap(old, oldsz, newsz, MREMAP_MAYMOVE);
-	return p == MAP_FAILED ? NULL : p;
-}
 
 /* an rtnetlink request under construction */
 struct nlreq {
@@ -452,44 +435,32 @@ static int port_create(struct lnet *n, uint32_t seq, int stackns, const char *if
 	return ret;
 }
 
-static int tab_slot_net(struct vds_lnets *t)
+/*
+ * A free slot of a table of *n entries of size sz, each beginning with an
+ * int that is -1 in a free one (lnet.ns, lport.id): the first free one, or
+ * else the first new one of the table grown (to first entries, then twice
+ * as many; every byte of a new entry 0xff, so that int is -1).
+ *
+ * Return: the table, moved or not (*slot: the index; *n: its new size),
+ * or NULL for ENOMEM (the table unchanged)
+ */
+static void *tab_slot(void *tab, int *n, size_t sz, int first, int *slot)
 {
-	int i, n;
-	struct lnet *p;
+	unsigned char *p = tab;
+	int i, m = *n ? *n * 2 : first;
 
-	for (i = 0; i < t->nnet; i++)
-		if (t->net[i].ns < 0)
-			return i;
-	n = t->nnet ? t->nnet * 2 : 16;
-	p = l_grow(t->net, l_page(sizeof(*p) * t->nnet), l_page(sizeof(*p) * n));
+	for (i = 0; i < *n; i++)
+		if (*(const int *)(p + sz * i) < 0) {
+			*slot = i;
+			return tab;
+		}
+	p = vds_mgrow(p, sz * *n, sz * m);
 	if (!p)
-		return -ENOMEM;
-	for (i = t->nnet; i < n; i++)
-		p[i].ns = p[i].nl = -1;
-	t->net = p;
-	i = t->nnet;
-	t->nnet = n;
-	return i;
-}
-
-static int tab_slot_port(struct vds_lnets *t)
-{
-	int i, n;
-	struct lport *p;
-
-	for (i = 0; i < t->nport; i++)
-		if (t->port[i].id < 0)
-			return i;
-	n = t->nport ? t->nport * 2 : 256;
-	p = l_grow(t->port, l_page(sizeof(*p) * t->nport), l_page(sizeof(*p) * n));
-	if (!p)
-		return -ENOMEM;
-	for (i = t->nport; i < n; i++)
-		p[i].id = -1;
-	t->port = p;
-	i = t->nport;
-	t->nport = n;
-	return i;
+		return NULL;
+	memset(p + sz * *n, 0xff, sz * (m - *n));
+	*slot = *n;
+	*n = m;
+	return p;
 }
 
 /* the first free name of pattern in the namespace stackns (the helper enters it) */
@@ -538,6 +509,7 @@ int vds_lnet_join(struct vds_lnets **tabp, const char *name, size_t namelen,
 {
 	struct vds_lnets *t = *tabp;
 	struct lnet *n = NULL;
+	struct lport *p;
 	char made[IFNAMSIZ];
 	int i, pi, ret, num = 0;
 
@@ -550,22 +522,24 @@ int vds_lnet_join(struct vds_lnets **tabp, const char *name, size_t namelen,
 		ifname = made;
 	}
 	if (!t) {
-		t = l_grow(NULL, 0, l_page(sizeof(*t)));
+		t = vds_mgrow(NULL, 0, vds_mpage(sizeof(*t)));
 		if (!t)
 			return -ENOMEM;
 		*tabp = t;
 	}
-	pi = tab_slot_port(t);
-	if (pi < 0)
-		return pi;
+	p = tab_slot(t->port, &t->nport, sizeof(*t->port), 256, &pi);
+	if (!p)
+		return -ENOMEM;
+	t->port = p;
 	for (i = 0; i < t->nnet; i++)
 		if (t->net[i].ns >= 0 && t->net[i].namelen == namelen &&
 		    !memcmp(t->net[i].name, name, namelen))
 			break;
 	if (i == t->nnet) {
-		i = tab_slot_net(t);
-		if (i < 0)
-			return i;
+		n = tab_slot(t->net, &t->nnet, sizeof(*t->net), 16, &i);
+		if (!n)
+			return -ENOMEM;
+		t->net = n;
 		ret = lnet_create(&t->net[i], name, namelen, stackns);
 		if (ret < 0)
 			return ret;

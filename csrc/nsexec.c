@@ -30,12 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <linux/capability.h>
 #include <linux/nsfs.h>
-#include <linux/securebits.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -44,10 +41,8 @@
 
 #include "util.h"
 #include "nsexec.h"
+#include "nsjoin.h"
 #include "resolv.h"
-
-#define NET_CAPS ((1ULL << CAP_NET_ADMIN) | (1ULL << CAP_NET_RAW) | \
-		  (1ULL << CAP_NET_BIND_SERVICE) | (1ULL << CAP_NET_BROADCAST))
 
 extern char **environ;
 
@@ -116,46 +111,6 @@ static int netns_fd(struct vdestack *stack)
 	return ret;
 }
 
-static long capset_all(uint64_t caps)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0,
-	};
-	struct __user_cap_data_struct d[2];
-
-	memset(d, 0, sizeof(d));
-	d[0].effective = d[0].permitted = d[0].inheritable = (uint32_t)caps;
-	d[1].effective = d[1].permitted = d[1].inheritable = caps >> 32;
-	return syscall(SYS_capset, &hdr, d);
-}
-
-/*
- * What the helper does once for its commands (helper.c h_limit_caps and
- * h_child), done here for one program: only the four network capabilities
- * stay in the bounding set, uid 0 gains nothing at execve, and the four are
- * ambient so that they survive execve as any uid.
- */
-static int limit_caps(void)
-{
-	int c;
-
-	if (sys_prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
-		      SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED, 0) < 0)
-		return -errno;
-	for (c = 0; c < 64; c++)
-		if (!(NET_CAPS & (1ULL << c)) &&
-		    sys_prctl(PR_CAPBSET_DROP, c, 0) < 0 && errno != EINVAL)
-			return -errno;
-	sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0);
-	if (capset_all(NET_CAPS) < 0)
-		return -errno;
-	for (c = 0; c < 64; c++)
-		if ((NET_CAPS & (1ULL << c)) &&
-		    sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c) < 0)
-			return -errno;
-	return 0;
-}
-
 /*
  * fork(2) as the kernel does it, without libc's atfork handlers (the host's,
  * which a forked child of a threaded host must not run) or a sanitizer's
@@ -179,41 +134,6 @@ static int join(const int fds[VDS_NS_COUNT])
 	    syscall(SYS_setns, fds[VDS_NS_PID], CLONE_NEWPID) < 0)
 		return -errno;
 	return 0;
-}
-
-/*
- * The stack's DNS configuration as the program's /etc/resolv.conf, as
- * vde_stackcmd's commands see it (helper.c h_resolv) and as `ip netns exec`
- * does: a mount namespace of its own (all mounts private first), the text
- * written to a small tmpfs mounted on /tmp for a moment, bound read-only
- * over /etc/resolv.conf.  Best effort, as there: without /etc/resolv.conf
- * or /tmp the program sees the host's file.  Needs the user namespace's
- * capabilities: before limit_caps().
- */
-static void private_resolv(const char *text)
-{
-	static const char file[] = "/tmp/resolv.conf";
-	size_t len = strlen(text);
-	long w;
-	int fd;
-
-	if (syscall(SYS_unshare, CLONE_NEWNS) < 0 ||
-	    syscall(SYS_mount, NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	    syscall(SYS_mount, "vdestack", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		    "size=64k,mode=0755") < 0)
-		return;
-	fd = syscall(SYS_openat, AT_FDCWD, file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd >= 0) {
-		while (len > 0 && (w = syscall(SYS_write, fd, text, len)) > 0) {
-			text += w;
-			len -= w;
-		}
-		syscall(SYS_close, fd);
-		if (syscall(SYS_mount, file, "/etc/resolv.conf", NULL, MS_BIND, NULL) == 0)
-			syscall(SYS_mount, NULL, "/etc/resolv.conf", NULL,
-				MS_REMOUNT | MS_BIND | MS_RDONLY, NULL);
-	}
-	syscall(SYS_umount2, "/tmp", MNT_DETACH);
 }
 
 /* end as the program ended: its exit status, or killed by its signal */
@@ -300,10 +220,13 @@ int vds_nsexec_child(const int fds[VDS_NS_COUNT], const sigset_t *mask, int rawf
 	int leader = group == syscall(SYS_getpid);
 	char c;
 
+	/* as the helper does for its commands (h_userns, h_child), for one */
 	if (ret == 0 && resolv)
-		private_resolv(resolv);
+		vds_resolv_mount(resolv, strlen(resolv));
 	if (ret == 0)
-		ret = limit_caps();
+		ret = vds_caps_bound(63);
+	if (ret == 0)
+		ret = vds_caps_net();
 	if (ret < 0)
 		return ret;
 	/* to tell, in the program, whether the forwarder died before it */

@@ -21,7 +21,8 @@
 #    TSan refuse: scripts/nodeepbind.c, preloaded, drops the flag.  Being
 #    preloaded it comes before the sanitizer runtime, hence
 #    verify_asan_link_order=0.
-#  - csrc/helper.c is built without ASan (CMakeLists.txt says why).
+#  - csrc/helper.c (and what it runs: pidns.c, keeper.c, nsjoin.c) is built
+#    without ASan (CMakeLists.txt says why).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -56,6 +56,22 @@ cdef int _raise_errno(int err, str what) except -1:
     raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
+# vdestack_links, vdestack_addrs, vdestack_routes: a malloc()ed array and its length
+ctypedef int (*_lister)(vdestack *stack, void **out) noexcept nogil
+
+
+cdef int _listed(vdestack *st, _lister call, void **out, str what) except -1:
+    """Run one of the listing calls without the GIL: the number of entries
+    it put in *out (the caller frees it), or OSError."""
+    cdef int n, err
+    with nogil:
+        n = call(st, out)
+        err = errno
+    if n < 0:
+        _raise_errno(err, f"cannot list the stack's {what}")
+    return n
+
+
 cdef class _Interrupt:
     """What the interrupted() callback of a command found."""
     cdef object exc
@@ -462,15 +478,9 @@ cdef class CoreStack:
         """The interfaces (vdestack_links): a list of tuples
         (index, name, mac bytes, mtu, IFF_* flags)."""
         cdef vdestack_link *l = NULL
-        cdef int n = -1
-        cdef int err = 0
         cdef int i
-        cdef vdestack *st = self._open()
-        with nogil:
-            n = vdestack_links(st, &l)
-            err = errno
-        if n < 0:
-            _raise_errno(err, "cannot list the stack's interfaces")
+        cdef int n = _listed(self._open(), <_lister>vdestack_links, <void **>&l,
+                             "interfaces")
         try:
             return [(l[i].index, l[i].name.decode("utf-8", "surrogateescape"),
                      bytes(l[i].mac[:l[i].mac_len]), l[i].mtu, l[i].flags)
@@ -482,15 +492,9 @@ cdef class CoreStack:
         """The addresses (vdestack_addrs): a list of tuples
         (ifindex, ifname, family, address bytes, prefixlen, IFA_F_* flags, scope)."""
         cdef vdestack_addr *a = NULL
-        cdef int n = -1
-        cdef int err = 0
         cdef int i
-        cdef vdestack *st = self._open()
-        with nogil:
-            n = vdestack_addrs(st, &a)
-            err = errno
-        if n < 0:
-            _raise_errno(err, "cannot list the stack's addresses")
+        cdef int n = _listed(self._open(), <_lister>vdestack_addrs, <void **>&a,
+                             "addresses")
         try:
             return [(a[i].ifindex, a[i].ifname.decode("utf-8", "surrogateescape"),
                      a[i].family, bytes(a[i].addr[:_alen(a[i].family)]),
@@ -504,15 +508,9 @@ cdef class CoreStack:
         tuples (family, destination bytes, dst_len, gateway bytes or None,
         ifindex, ifname, metric, protocol)."""
         cdef vdestack_route *r = NULL
-        cdef int n = -1
-        cdef int err = 0
         cdef int i
-        cdef vdestack *st = self._open()
-        with nogil:
-            n = vdestack_routes(st, &r)
-            err = errno
-        if n < 0:
-            _raise_errno(err, "cannot list the stack's routes")
+        cdef int n = _listed(self._open(), <_lister>vdestack_routes, <void **>&r,
+                             "routes")
         try:
             return [(r[i].family, bytes(r[i].dst[:_alen(r[i].family)]), r[i].dst_len,
                      bytes(r[i].gateway[:_alen(r[i].family)]) if r[i].has_gateway else None,

@@ -165,6 +165,40 @@ VT_TEST(eight_stacks, 90)
 		vde_delstack(s[i]);
 }
 
+/* more networks than the helper's first table holds (16): it grows, and a
+ * slot freed by a network that ended is taken again */
+VT_TEST(many_networks, 90)
+{
+	enum { NNET = 20 };
+	struct vdestack *s[NNET][2];
+	char vnl[32], ip[2][32];
+	int i, j;
+
+	memset(s, 0, sizeof(s));
+	for (i = 0; i < NNET; i++)
+		for (j = 0; j < 2; j++) {
+			snprintf(vnl, sizeof(vnl), "local://many%d", i);
+			snprintf(ip[j], sizeof(ip[j]), "10.78.%d.%d/24", i, j + 1);
+			s[i][j] = vt_stack(vnl, NULL, ip[j]);
+			REQUIRE(s[i][j], "stack %d of %s", j, vnl);
+		}
+	for (i = 0; i < NNET; i += NNET - 1) {
+		snprintf(ip[0], sizeof(ip[0]), "10.78.%d.1", i);
+		CHECK(ping(s[i][1], ip[0]) == 0, "network %d: b pings a", i);
+	}
+	/* network 3 ends; a new one takes its slot and works */
+	vde_delstack(s[3][0]);
+	vde_delstack(s[3][1]);
+	s[3][0] = vt_stack("local://manynew", NULL, "10.79.0.1/24");
+	s[3][1] = vt_stack("local://manynew", NULL, "10.79.0.2/24");
+	REQUIRE(s[3][0] && s[3][1], "two stacks on local://manynew");
+	CHECK(ping(s[3][0], "10.79.0.2") == 0, "the new network carries a ping");
+	CHECK(ping(s[4][0], "10.79.0.2") != 0, "and only its own stacks reach it");
+	for (i = 0; i < NNET; i++)
+		for (j = 0; j < 2; j++)
+			vde_delstack(s[i][j]);
+}
+
 VT_TEST(names_isolated, 60)
 {
 	struct vdestack *a = vt_stack("local://red", NULL, "10.77.0.1/24");
