@@ -185,7 +185,12 @@ def iperf_client(runner, server: str, port: int) -> Any:
     r = runner(["iperf3", "-c", server, "-p", str(port), "-n", str(IPERF_BYTES), "-J"])
     if r.returncode != 0:
         return None
-    return json.loads(r.stdout)
+    report = json.loads(r.stdout)
+    # iperf3 can exit 0 with only an error in its report ("Connection
+    # refused": the server was not listening yet): not a run, try again
+    if "error" in report or "sum_sent" not in report.get("end", {}):
+        return None
+    return report
 
 
 def assert_iperf(report: dict) -> None:
