@@ -33,7 +33,7 @@
 #include "vdestack.h"
 #include "netinfo.h"
 #include "nistate.h"
-#include "rtnl.h"
+#include "nlconf.h"
 #include "dhcp.h"
 
 #define NO_LEASE_END	0xffffffffu
@@ -45,7 +45,8 @@ enum { ST_BOUND, ST_LOST };
 struct dhcp4 {
 	struct vds_ni_client c;		/* first: nistate lists it */
 	struct vdestack *stack;
-	struct vds_ifinfo ifi;
+	int ifindex;
+	unsigned char mac[6];
 	char fqdn[256];
 	int sock, nl, evfd;
 	pthread_t thread;
@@ -102,7 +103,7 @@ static int send_msg(struct dhcp4 *d, struct vds_dhcp4_req *req, struct in_addr t
 				   .sin_addr = to };
 	int n;
 
-	memcpy(req->mac, d->ifi.mac, 6);
+	memcpy(req->mac, d->mac, 6);
 	req->fqdn = d->fqdn[0] ? d->fqdn : NULL;
 	req->secs = (now_ms() - d->started) / 1000 > 0xffff ? 0xffff :
 		    (now_ms() - d->started) / 1000;
@@ -154,7 +155,7 @@ static int exchange(struct dhcp4 *d, struct vds_dhcp4_req *req, struct in_addr t
 		if (pfd[1].revents)
 			return -ECANCELED;
 		while ((n = recv(d->sock, buf, sizeof(buf), 0)) >= 0) {
-			if (vds_dhcp4_parse(buf, n, req->xid, d->ifi.mac, m) == 0 &&
+			if (vds_dhcp4_parse(buf, n, req->xid, d->mac, m) == 0 &&
 			    (want & (1u << m->type)))
 				return 0;
 		}
@@ -209,15 +210,15 @@ static int apply(struct dhcp4 *d, const struct vds_dhcp4_msg *m)
 		     (l.addr.s_addr | ~l.mask.s_addr);
 
 	if (d->bound && d->lease.addr.s_addr != l.addr.s_addr)
-		vds_rtnl_addr(d->nl, 0, AF_INET, d->ifi.index, &d->lease.addr,
-			      d->lease.plen, NULL, 0);
-	ret = vds_rtnl_addr(d->nl, 1, AF_INET, d->ifi.index, &l.addr, l.plen, &brd, 0);
+		vds_nl_addr(d->nl, 0, d->ifindex, AF_INET, &d->lease.addr, d->lease.plen);
+	ret = vds_nl_addr_brd(d->nl, VDS_NL_ADD | VDS_NL_REPLACE, d->ifindex, AF_INET,
+			      &l.addr, l.plen, &brd);
 	if (ret < 0)
 		return ret;
 	/* the first router that the kernel accepts as a gateway */
 	for (i = 0; i < l.nrouters; i++)
-		if (vds_rtnl_route(d->nl, 1, AF_INET, d->ifi.index, NULL, 0,
-				   &l.routers[i]) == 0)
+		if (vds_nl_route(d->nl, VDS_NL_ADD | VDS_NL_REPLACE | VDS_NL_DHCP, AF_INET,
+				 NULL, 0, &l.routers[i], d->ifindex) == 0)
 			break;
 
 	vds_ni_lock();
@@ -241,8 +242,7 @@ static void drop(struct dhcp4 *d)
 {
 	if (!d->bound)
 		return;
-	vds_rtnl_addr(d->nl, 0, AF_INET, d->ifi.index, &d->lease.addr, d->lease.plen,
-		      NULL, 0);
+	vds_nl_addr(d->nl, 0, d->ifindex, AF_INET, &d->lease.addr, d->lease.plen);
 	vds_ni_lock();
 	d->bound = 0;
 	d->c.ndns = 0;
@@ -448,14 +448,15 @@ int vds_dhcp4_start(struct vdestack *stack, const char *ifname, const char *fqdn
 		ret = -errno;
 		goto fail;
 	}
-	ret = vds_ifinfo(stack, ifname, &d->ifi);
-	if (ret < 0)
-		goto fail;
-	ret = vds_rtnl_open(stack);
+	ret = vds_nl_open(stack);
 	if (ret < 0)
 		goto fail;
 	d->nl = ret;
-	ret = vds_rtnl_link_up(d->nl, d->ifi.index);
+	ret = vds_nl_ifinfo(d->nl, ifname, d->mac);
+	if (ret < 0)
+		goto fail;
+	d->ifindex = ret;
+	ret = vds_nl_link_set(d->nl, d->ifindex, 1, 0, NULL);
 	if (ret < 0)
 		goto fail;
 	ret = open_socket(d);

@@ -31,7 +31,7 @@
 #include "vdestack.h"
 #include "netinfo.h"
 #include "nistate.h"
-#include "rtnl.h"
+#include "nlconf.h"
 #include "dhcp.h"
 #include "dhcp6.h"
 
@@ -40,7 +40,8 @@
 struct dhcp6 {
 	struct vds_ni_client c;		/* first: nistate lists it */
 	struct vdestack *stack;
-	struct vds_ifinfo ifi;
+	int ifindex;
+	unsigned char mac[6];
 	char fqdn[256];
 	uint8_t duid[10];
 	uint32_t iaid;
@@ -84,8 +85,8 @@ static int open_socket(struct dhcp6 *d)
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, d->c.ifname,
 		       strlen(d->c.ifname)) < 0 ||
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &d->ifi.index,
-		       sizeof(d->ifi.index)) < 0 ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &d->ifindex,
+		       sizeof(d->ifindex)) < 0 ||
 	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
 		int e = -errno;
 
@@ -99,7 +100,7 @@ static int open_socket(struct dhcp6 *d)
 static int send_msg(struct dhcp6 *d, struct vds_dhcp6_req *req, int64_t began)
 {
 	struct sockaddr_in6 to = { .sin6_family = AF_INET6, .sin6_port = htons(547),
-				   .sin6_scope_id = d->ifi.index };
+				   .sin6_scope_id = d->ifindex };
 	uint8_t buf[600];
 	int64_t cs = (now_ms() - began) / 10;
 	int n;
@@ -168,8 +169,10 @@ static int apply(struct dhcp6 *d, const struct vds_dhcp6_msg *m)
 	int ret, i;
 
 	if (d->bound && memcmp(&d->addr, &m->addr, 16))
-		vds_rtnl_addr(d->nl, 0, AF_INET6, d->ifi.index, &d->addr, 64, NULL, 0);
-	ret = vds_rtnl_addr(d->nl, 1, AF_INET6, d->ifi.index, &m->addr, 64, NULL, 0);
+		vds_nl_addr(d->nl, 0, d->ifindex, AF_INET6, &d->addr, 64);
+	/* with duplicate address detection: wait_dad() waits for its end */
+	ret = vds_nl_addr(d->nl, VDS_NL_ADD | VDS_NL_REPLACE | VDS_NL_DAD, d->ifindex,
+			  AF_INET6, &m->addr, 64);
 	if (ret < 0)
 		return ret;
 	vds_ni_lock();
@@ -203,7 +206,7 @@ static void drop(struct dhcp6 *d)
 {
 	if (!d->bound)
 		return;
-	vds_rtnl_addr(d->nl, 0, AF_INET6, d->ifi.index, &d->addr, 64, NULL, 0);
+	vds_nl_addr(d->nl, 0, d->ifindex, AF_INET6, &d->addr, 64);
 	vds_ni_lock();
 	d->bound = 0;
 	d->c.ndns = 0;
@@ -351,14 +354,7 @@ static void dhcp6_stop(struct vds_ni_client *c, int owner)
 static int wait_dad(struct dhcp6 *d, int scope, const struct in6_addr *want,
 		    int64_t deadline)
 {
-	int ret;
-
-	while ((ret = vds_rtnl_addr6(d->nl, d->ifi.index, scope, want, NULL)) == 0) {
-		if (now_ms() >= deadline)
-			return -ETIMEDOUT;
-		usleep(20000);
-	}
-	return ret < 0 ? ret : 0;
+	return vds_nl_addr6_wait(d->nl, d->ifindex, scope, want, (int)(deadline - now_ms()));
 }
 
 /**
@@ -404,19 +400,20 @@ int vds_dhcp6_start(struct vdestack *stack, const char *ifname, const char *fqdn
 		ret = -errno;
 		goto fail;
 	}
-	ret = vds_ifinfo(stack, ifname, &d->ifi);
-	if (ret < 0)
-		goto fail;
-	/* DUID-LL (type 3, Ethernet) from the MAC; the IAID from it too */
-	d->duid[1] = 3;
-	d->duid[3] = 1;
-	memcpy(d->duid + 4, d->ifi.mac, 6);
-	memcpy(&d->iaid, d->ifi.mac + 2, 4);
-	ret = vds_rtnl_open(stack);
+	ret = vds_nl_open(stack);
 	if (ret < 0)
 		goto fail;
 	d->nl = ret;
-	ret = vds_rtnl_link_up(d->nl, d->ifi.index);
+	ret = vds_nl_ifinfo(d->nl, ifname, d->mac);
+	if (ret < 0)
+		goto fail;
+	d->ifindex = ret;
+	/* DUID-LL (type 3, Ethernet) from the MAC; the IAID from it too */
+	d->duid[1] = 3;
+	d->duid[3] = 1;
+	memcpy(d->duid + 4, d->mac, 6);
+	memcpy(&d->iaid, d->mac + 2, 4);
+	ret = vds_nl_link_set(d->nl, d->ifindex, 1, 0, NULL);
 	if (ret < 0)
 		goto fail;
 	ret = wait_dad(d, RT_SCOPE_LINK, NULL, deadline);
