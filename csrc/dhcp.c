@@ -187,23 +187,19 @@ static int apply(struct dhcp4 *d, const struct vds_dhcp4_msg *m)
 }
 
 /* the lease expired or was refused: address and route gone, DNS forgotten */
-static void drop(struct dhcp4 *d)
+static void drop(struct vds_dhcpc *k)
 {
-	if (!d->k.bound)
-		return;
-	vds_nl_addr(d->k.nl, 0, d->k.ifindex, AF_INET, &d->lease.addr, d->lease.plen);
-	vds_ni_lock();
-	d->k.bound = 0;
-	d->k.c.ndns = 0;
-	d->k.c.domain[0] = 0;
-	vds_ni_unlock();
+	struct dhcp4 *d = (struct dhcp4 *)k;
+
+	vds_nl_addr(k->nl, 0, k->ifindex, AF_INET, &d->lease.addr, d->lease.plen);
 }
 
 static const struct in_addr bcast = { .s_addr = INADDR_BROADCAST };
 
 /* DISCOVER .. ACK until deadline; 0 once a lease is applied */
-static int acquire(struct dhcp4 *d, int64_t deadline)
+static int acquire(struct vds_dhcpc *k, int64_t deadline)
 {
+	struct dhcp4 *d = (struct dhcp4 *)k;
 	struct vds_dhcp4_msg offer, ack;
 	struct vds_dhcp4_req req;
 	int ret;
@@ -235,8 +231,9 @@ static int acquire(struct dhcp4 *d, int64_t deadline)
 }
 
 /* renew (unicast) until T2, then rebind (broadcast) until the lease ends */
-static int renew(struct dhcp4 *d)
+static int renew(struct vds_dhcpc *k)
 {
+	struct dhcp4 *d = (struct dhcp4 *)k;
 	struct vds_dhcp4_msg ack;
 	struct vds_dhcp4_req req;
 	int64_t t2 = d->k.acked + (int64_t)d->lease.t2 * 1000;
@@ -274,21 +271,6 @@ static int64_t renew_at(struct vds_dhcpc *k)
 	return k->acked + (int64_t)d->lease.t1 * 1000;
 }
 
-static int acquire_op(struct vds_dhcpc *k, int64_t deadline)
-{
-	return acquire((struct dhcp4 *)k, deadline);
-}
-
-static int renew_op(struct vds_dhcpc *k)
-{
-	return renew((struct dhcp4 *)k);
-}
-
-static void drop_op(struct vds_dhcpc *k)
-{
-	drop((struct dhcp4 *)k);
-}
-
 static void release(struct vds_dhcpc *k)
 {
 	struct dhcp4 *d = (struct dhcp4 *)k;
@@ -308,10 +290,10 @@ static void release(struct vds_dhcpc *k)
 }
 
 static const struct vds_dhcpc_ops dhcp4_ops = {
-	.acquire = acquire_op,
-	.renew = renew_op,
+	.acquire = acquire,
+	.renew = renew,
 	.renew_at = renew_at,
-	.drop = drop_op,
+	.drop = drop,
 	.release = release,
 };
 
@@ -352,7 +334,7 @@ int vds_dhcp4_start(struct vdestack *stack, const char *ifname, const char *fqdn
 	ret = open_socket(d);
 	if (ret < 0)
 		goto fail;
-	ret = acquire(d, d->started + (timeout_ms > 0 ? timeout_ms : 10000));
+	ret = acquire(&d->k, d->started + (timeout_ms > 0 ? timeout_ms : 10000));
 	if (ret < 0)
 		goto fail;
 	return vds_dhcpc_run(&d->k);

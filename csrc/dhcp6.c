@@ -157,20 +157,16 @@ static int apply(struct dhcp6 *d, const struct vds_dhcp6_msg *m)
 	return 0;
 }
 
-static void drop(struct dhcp6 *d)
+static void drop(struct vds_dhcpc *k)
 {
-	if (!d->k.bound)
-		return;
-	vds_nl_addr(d->k.nl, 0, d->k.ifindex, AF_INET6, &d->addr, 64);
-	vds_ni_lock();
-	d->k.bound = 0;
-	d->k.c.ndns = 0;
-	d->k.c.domain[0] = 0;
-	vds_ni_unlock();
+	struct dhcp6 *d = (struct dhcp6 *)k;
+
+	vds_nl_addr(k->nl, 0, k->ifindex, AF_INET6, &d->addr, 64);
 }
 
-static int acquire(struct dhcp6 *d, int64_t deadline)
+static int acquire(struct vds_dhcpc *k, int64_t deadline)
 {
+	struct dhcp6 *d = (struct dhcp6 *)k;
 	struct vds_dhcp6_msg adv, rep;
 	struct vds_dhcp6_req req;
 	int ret;
@@ -197,8 +193,9 @@ static int acquire(struct dhcp6 *d, int64_t deadline)
 	}
 }
 
-static int renew(struct dhcp6 *d)
+static int renew(struct vds_dhcpc *k)
 {
+	struct dhcp6 *d = (struct dhcp6 *)k;
 	struct vds_dhcp6_msg rep;
 	struct vds_dhcp6_req req;
 	int64_t t2 = d->k.acked + (int64_t)d->t2 * 1000;
@@ -234,21 +231,6 @@ static int64_t renew_at(struct vds_dhcpc *k)
 	return k->acked + (int64_t)d->t1 * 1000;
 }
 
-static int acquire_op(struct vds_dhcpc *k, int64_t deadline)
-{
-	return acquire((struct dhcp6 *)k, deadline);
-}
-
-static int renew_op(struct vds_dhcpc *k)
-{
-	return renew((struct dhcp6 *)k);
-}
-
-static void drop_op(struct vds_dhcpc *k)
-{
-	drop((struct dhcp6 *)k);
-}
-
 static void release(struct vds_dhcpc *k)
 {
 	struct dhcp6 *d = (struct dhcp6 *)k;
@@ -262,10 +244,10 @@ static void release(struct vds_dhcpc *k)
 }
 
 static const struct vds_dhcpc_ops dhcp6_ops = {
-	.acquire = acquire_op,
-	.renew = renew_op,
+	.acquire = acquire,
+	.renew = renew,
 	.renew_at = renew_at,
-	.drop = drop_op,
+	.drop = drop,
 	.release = release,
 };
 
@@ -321,7 +303,7 @@ int vds_dhcp6_start(struct vdestack *stack, const char *ifname, const char *fqdn
 	ret = open_socket(d);
 	if (ret < 0)
 		goto fail;
-	ret = acquire(d, deadline);
+	ret = acquire(&d->k, deadline);
 	if (ret < 0)
 		goto fail;
 	ret = wait_dad(d, RT_SCOPE_UNIVERSE, &d->addr, deadline + 3000);

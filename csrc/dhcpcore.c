@@ -208,6 +208,17 @@ static int sleep_until(struct vds_dhcpc *k, int64_t t)
 	return 0;
 }
 
+/* the lease expired or was refused: what it applied gone, DNS forgotten */
+static void drop(struct vds_dhcpc *k)
+{
+	k->ops->drop(k);
+	vds_ni_lock();
+	k->bound = 0;
+	k->c.ndns = 0;
+	k->c.domain[0] = 0;
+	vds_ni_unlock();
+}
+
 static void *renewal_thread(void *arg)
 {
 	struct vds_dhcpc *k = arg;
@@ -225,7 +236,7 @@ static void *renewal_thread(void *arg)
 			if (ret == -ECANCELED)
 				return NULL;
 			if (ret < 0)
-				k->ops->drop(k);
+				drop(k);
 			continue;
 		}
 		/* lease lost: start over, for as long as the stack lives */

@@ -21,7 +21,8 @@ struct vds_dhcpc;
  * @acquire:	get a lease until deadline (monotonic ms); 0 once applied
  * @renew:	renew and rebind a bound lease; 0 once applied again
  * @renew_at:	monotonic ms when a bound lease is to be renewed, -1: never
- * @drop:	the lease is lost: remove what it applied
+ * @drop:	the lease is lost: remove the address it applied (dhcpcore
+ *		then forgets its DNS servers)
  * @release:	tell the server the bound lease is given back
  */
 struct vds_dhcpc_ops {
