@@ -314,33 +314,19 @@ static const struct vds_dhcpc_ops dhcp4_ops = {
 int vds_dhcp4_start(struct vdestack *stack, const char *ifname, const char *fqdn,
 		    int timeout_ms)
 {
+	struct vds_dhcpc *k;
 	struct dhcp4 *d;
 	int ret;
 
-	if (!stack)
-		return -EINVAL;
-	ret = vds_dhcpc_check(ifname, fqdn);
+	ret = vds_dhcpc_new(sizeof(*d), stack, ifname, fqdn, 4, &dhcp4_ops, &k);
 	if (ret < 0)
 		return ret;
-	/* a client already running there releases its lease first */
-	vds_ni_stop(stack, ifname, 4);
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
+	d = (struct dhcp4 *)k;
 	d->started = vds_dhcpc_now_ms();
-	ret = vds_dhcpc_init(&d->k, stack, ifname, fqdn, 4, &dhcp4_ops);
-	if (ret < 0)
-		goto fail;
 	ret = open_socket(d);
-	if (ret < 0)
-		goto fail;
-	ret = acquire(&d->k, d->started + (timeout_ms > 0 ? timeout_ms : 10000));
-	if (ret < 0)
-		goto fail;
-	return vds_dhcpc_run(&d->k);
-fail:
-	vds_dhcpc_free(&d->k);
-	return ret == -ECANCELED ? -EINTR : ret;
+	if (ret == 0)
+		ret = acquire(k, d->started + (timeout_ms > 0 ? timeout_ms : 10000));
+	return vds_dhcpc_finish(k, ret);
 }
 
 /**

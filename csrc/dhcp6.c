@@ -276,22 +276,14 @@ int vds_dhcp6_start(struct vdestack *stack, const char *ifname, const char *fqdn
 		    int timeout_ms)
 {
 	int64_t deadline = vds_dhcpc_now_ms() + (timeout_ms > 0 ? timeout_ms : 10000);
+	struct vds_dhcpc *k;
 	struct dhcp6 *d;
 	int ret;
 
-	if (!stack)
-		return -EINVAL;
-	ret = vds_dhcpc_check(ifname, fqdn);
+	ret = vds_dhcpc_new(sizeof(*d), stack, ifname, fqdn, 6, &dhcp6_ops, &k);
 	if (ret < 0)
 		return ret;
-	/* a client already running there releases its lease first */
-	vds_ni_stop(stack, ifname, 6);
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
-	ret = vds_dhcpc_init(&d->k, stack, ifname, fqdn, 6, &dhcp6_ops);
-	if (ret < 0)
-		goto fail;
+	d = (struct dhcp6 *)k;
 	/* DUID-LL (type 3, Ethernet) from the MAC; the IAID from it too */
 	d->duid[1] = 3;
 	d->duid[3] = 1;
@@ -299,18 +291,14 @@ int vds_dhcp6_start(struct vdestack *stack, const char *ifname, const char *fqdn
 	memcpy(&d->iaid, d->k.mac + 2, 4);
 	ret = wait_dad(d, RT_SCOPE_LINK, NULL, deadline);
 	if (ret < 0)
-		goto fail;
+		goto out;
 	ret = open_socket(d);
 	if (ret < 0)
-		goto fail;
-	ret = acquire(&d->k, deadline);
+		goto out;
+	ret = acquire(k, deadline);
 	if (ret < 0)
-		goto fail;
+		goto out;
 	ret = wait_dad(d, RT_SCOPE_UNIVERSE, &d->addr, deadline + 3000);
-	if (ret < 0)
-		goto fail;
-	return vds_dhcpc_run(&d->k);
-fail:
-	vds_dhcpc_free(&d->k);
-	return ret == -ECANCELED ? -EINTR : ret;
+out:
+	return vds_dhcpc_finish(k, ret);
 }

@@ -47,14 +47,8 @@ uint32_t vds_dhcpc_xid(void)
 	return x;
 }
 
-/**
- * vds_dhcpc_check() - are these an interface name and an FQDN to send?
- * @ifname:	the interface
- * @fqdn:	the name, or NULL
- *
- * Return: 0, or -EINVAL
- */
-int vds_dhcpc_check(const char *ifname, const char *fqdn)
+/* are these an interface name and an FQDN to send? 0 or -EINVAL */
+static int check(const char *ifname, const char *fqdn)
 {
 	uint8_t tmp[256];
 
@@ -66,22 +60,10 @@ int vds_dhcpc_check(const char *ifname, const char *fqdn)
 }
 
 static void dhcpc_stop(struct vds_ni_client *c, int owner);
+static void dhcpc_free(struct vds_dhcpc *k);
 
-/**
- * vds_dhcpc_init() - set up a client: eventfd, rtnetlink socket, the
- * interface's index and MAC, the interface up
- * @k:		zeroed client
- * @stack:	the stack
- * @ifname:	the interface (checked by vds_dhcpc_check())
- * @fqdn:	name to send, or NULL
- * @kind:	4 or 6 (the nistate kind)
- * @ops:	the protocol
- *
- * On error too, vds_dhcpc_free() frees @k.
- *
- * Return: 0, -ENODEV (no such interface), or another -errno
- */
-int vds_dhcpc_init(struct vds_dhcpc *k, struct vdestack *stack, const char *ifname,
+/* eventfd, rtnetlink socket, the interface's index and MAC, the interface up */
+static int init(struct vds_dhcpc *k, struct vdestack *stack, const char *ifname,
 		   const char *fqdn, int kind, const struct vds_dhcpc_ops *ops)
 {
 	int ret;
@@ -106,6 +88,45 @@ int vds_dhcpc_init(struct vds_dhcpc *k, struct vdestack *stack, const char *ifna
 		return ret;
 	k->ifindex = ret;
 	return vds_nl_link_set(k->nl, k->ifindex, 1, 0, NULL);
+}
+
+/**
+ * vds_dhcpc_new() - a new client of an interface, set up (eventfd,
+ * rtnetlink socket, the interface's index and MAC, the interface up); a
+ * client of that kind already running there is stopped first
+ * @size:	size of the protocol's client, which begins with the core's
+ * @stack:	the stack
+ * @ifname:	the interface
+ * @fqdn:	name to send, or NULL
+ * @kind:	4 or 6 (the nistate kind)
+ * @ops:	the protocol
+ * @out:	the client (zeroed beyond the core's part)
+ *
+ * Return: 0, -EINVAL (bad name), -ENODEV (no such interface), -errno
+ */
+int vds_dhcpc_new(size_t size, struct vdestack *stack, const char *ifname, const char *fqdn,
+		  int kind, const struct vds_dhcpc_ops *ops, struct vds_dhcpc **out)
+{
+	struct vds_dhcpc *k;
+	int ret;
+
+	if (!stack)
+		return -EINVAL;
+	ret = check(ifname, fqdn);
+	if (ret < 0)
+		return ret;
+	/* a client already running there releases its lease first */
+	vds_ni_stop(stack, ifname, kind);
+	k = calloc(1, size);
+	if (!k)
+		return -ENOMEM;
+	ret = init(k, stack, ifname, fqdn, kind, ops);
+	if (ret < 0) {
+		dhcpc_free(k);
+		return ret;
+	}
+	*out = k;
+	return 0;
 }
 
 /**
@@ -248,11 +269,8 @@ static void *renewal_thread(void *arg)
 	}
 }
 
-/**
- * vds_dhcpc_free() - close the client's fds and free it
- * @k:		the client (not listed, no thread)
- */
-void vds_dhcpc_free(struct vds_dhcpc *k)
+/* close the client's fds and free it (not listed, no thread) */
+static void dhcpc_free(struct vds_dhcpc *k)
 {
 	if (k->sock >= 0)
 		close(k->sock);
@@ -270,7 +288,7 @@ static void dhcpc_stop(struct vds_ni_client *c, int owner)
 	uint64_t one = 1;
 
 	if (!owner) {
-		vds_dhcpc_free(k);	/* a forked child's copy */
+		dhcpc_free(k);	/* a forked child's copy */
 		return;
 	}
 	if (k->has_thread) {
@@ -280,23 +298,26 @@ static void dhcpc_stop(struct vds_ni_client *c, int owner)
 	}
 	if (k->bound)
 		k->ops->release(k);
-	vds_dhcpc_free(k);
+	dhcpc_free(k);
 }
 
 /**
- * vds_dhcpc_run() - a bound client keeps its lease from now on: start the
- * renewal thread and list the client in the stack's nistate
+ * vds_dhcpc_finish() - end a client's start: when it got its lease
+ * (@ret 0) it keeps it from now on (renewal thread started, client listed
+ * in the stack's nistate), else it is freed
  * @k:		the client
+ * @ret:	0, or the -errno its start failed with
  *
- * Return: 0, or -errno (@k is then stopped and freed)
+ * Return: 0, or -errno (-EINTR when the start was cancelled; @k is then
+ * stopped and freed)
  */
-int vds_dhcpc_run(struct vds_dhcpc *k)
+int vds_dhcpc_finish(struct vds_dhcpc *k, int ret)
 {
-	int ret = -pthread_create(&k->thread, NULL, renewal_thread, k);
-
+	if (ret == 0)
+		ret = -pthread_create(&k->thread, NULL, renewal_thread, k);
 	if (ret < 0) {
-		vds_dhcpc_free(k);
-		return ret;
+		dhcpc_free(k);
+		return ret == -ECANCELED ? -EINTR : ret;
 	}
 	k->has_thread = 1;
 	ret = vds_ni_attach(k->stack, &k->c);

@@ -75,14 +75,12 @@ typedef int (*vds_dhcpc_match_fn)(struct vds_dhcpc *k, void *ctx, const void *bu
 
 int64_t vds_dhcpc_now_ms(void);
 uint32_t vds_dhcpc_xid(void);
-int vds_dhcpc_check(const char *ifname, const char *fqdn);
-int vds_dhcpc_init(struct vds_dhcpc *k, struct vdestack *stack, const char *ifname,
-		   const char *fqdn, int kind, const struct vds_dhcpc_ops *ops);
+int vds_dhcpc_new(size_t size, struct vdestack *stack, const char *ifname, const char *fqdn,
+		  int kind, const struct vds_dhcpc_ops *ops, struct vds_dhcpc **out);
 int vds_dhcpc_socket(struct vds_dhcpc *k, const struct sockaddr *sa, socklen_t salen,
 		     const struct vds_dhcpc_opt *opts, int nopts);
 int vds_dhcpc_exchange(struct vds_dhcpc *k, int64_t deadline, vds_dhcpc_send_fn send,
 		       vds_dhcpc_match_fn match, void *ctx);
-int vds_dhcpc_run(struct vds_dhcpc *k);
-void vds_dhcpc_free(struct vds_dhcpc *k);
+int vds_dhcpc_finish(struct vds_dhcpc *k, int ret);
 
 #endif /* VDS_DHCPCORE_H */
