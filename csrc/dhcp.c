@@ -66,11 +66,7 @@ static int send_msg(struct dhcp4 *d, struct vds_dhcp4_req *req, struct in_addr t
 	req->secs = (vds_dhcpc_now_ms() - d->started) / 1000 > 0xffff ? 0xffff :
 		    (vds_dhcpc_now_ms() - d->started) / 1000;
 	n = vds_dhcp4_build(buf, sizeof(buf), req);
-	if (n < 0)
-		return n;
-	if (sendto(d->k.sock, buf, n, 0, (struct sockaddr *)&sin, sizeof(sin)) < 0)
-		return -errno;
-	return 0;
+	return vds_dhcpc_send(&d->k, buf, n, (struct sockaddr *)&sin, sizeof(sin));
 }
 
 struct xchg {

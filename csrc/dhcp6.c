@@ -77,11 +77,7 @@ static int send_msg(struct dhcp6 *d, struct vds_dhcp6_req *req, int64_t began)
 	req->fqdn = d->k.fqdn[0] ? d->k.fqdn : NULL;
 	req->elapsed = cs > 0xffff ? 0xffff : cs;
 	n = vds_dhcp6_build(buf, sizeof(buf), req);
-	if (n < 0)
-		return n;
-	if (sendto(d->k.sock, buf, n, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
-		return -errno;
-	return 0;
+	return vds_dhcpc_send(&d->k, buf, n, (struct sockaddr *)&to, sizeof(to));
 }
 
 struct xchg {

@@ -163,6 +163,25 @@ fail:
 }
 
 /**
+ * vds_dhcpc_send() - send a message the protocol built
+ * @k:		the client
+ * @buf:	the message
+ * @len:	its length, or the -errno its building failed with
+ * @to, @tolen:	the server or multicast group
+ *
+ * Return: 0, or -errno
+ */
+int vds_dhcpc_send(struct vds_dhcpc *k, const void *buf, int len, const struct sockaddr *to,
+		   socklen_t tolen)
+{
+	if (len < 0)
+		return len;
+	if (sendto(k->sock, buf, len, 0, to, tolen) < 0)
+		return -errno;
+	return 0;
+}
+
+/**
  * vds_dhcpc_exchange() - send a request and wait for its answer,
  * retransmitting with growing intervals
  * @k:		the client

@@ -79,6 +79,8 @@ int vds_dhcpc_new(size_t size, struct vdestack *stack, const char *ifname, const
 		  int kind, const struct vds_dhcpc_ops *ops, struct vds_dhcpc **out);
 int vds_dhcpc_socket(struct vds_dhcpc *k, const struct sockaddr *sa, socklen_t salen,
 		     const struct vds_dhcpc_opt *opts, int nopts);
+int vds_dhcpc_send(struct vds_dhcpc *k, const void *buf, int len, const struct sockaddr *to,
+		   socklen_t tolen);
 int vds_dhcpc_exchange(struct vds_dhcpc *k, int64_t deadline, vds_dhcpc_send_fn send,
 		       vds_dhcpc_match_fn match, void *ctx);
 int vds_dhcpc_finish(struct vds_dhcpc *k, int ret);
