@@ -255,7 +255,8 @@ static const struct vds_dhcpc_ops dhcp6_ops = {
 static int wait_dad(struct dhcp6 *d, int scope, const struct in6_addr *want,
 		    int64_t deadline)
 {
-	return vds_nl_addr6_wait(d->k.nl, d->k.ifindex, scope, want, (int)(deadline - vds_dhcpc_now_ms()));
+	return vds_nl_addr6_wait(d->k.nl, d->k.ifindex, scope, want,
+				 (int)(deadline - vds_dhcpc_now_ms()));
 }
 
 /**
