@@ -18,14 +18,10 @@
  * dhcpmsg.c, which needs no stack.
  */
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/eventfd.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -33,8 +29,9 @@
 #include "vdestack.h"
 #include "netinfo.h"
 #include "nistate.h"
-#include "rtnl.h"
+#include "nlconf.h"
 #include "dhcp.h"
+#include "dhcpcore.h"
 
 #define NO_LEASE_END	0xffffffffu
 
@@ -43,56 +40,18 @@
 enum { ST_BOUND, ST_LOST };
 
 struct dhcp4 {
-	struct vds_ni_client c;		/* first: nistate lists it */
-	struct vdestack *stack;
-	struct vds_ifinfo ifi;
-	char fqdn[256];
-	int sock, nl, evfd;
-	pthread_t thread;
-	int has_thread;
+	struct vds_dhcpc k;		/* first: dhcpcore and nistate list it */
 	struct vds_lease4 lease;	/* under the nistate lock once listed */
-	int bound;			/* lease holds an applied address */
-	int64_t acked;			/* monotonic ms of the last ACK */
 	int64_t started;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint32_t new_xid(void)
-{
-	uint32_t x;
-
-	if (getrandom(&x, sizeof(x), GRND_NONBLOCK) != sizeof(x))
-		x = (uint32_t)now_ms() * 2654435761u ^ (uint32_t)getpid();
-	return x;
-}
 
 static int open_socket(struct dhcp4 *d)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(68) };
-	int one = 1, fd;
+	static const int one = 1;
+	const struct vds_dhcpc_opt opt = { SOL_SOCKET, SO_BROADCAST, &one, sizeof(one) };
 
-	fd = vde_msocket(d->stack, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, d->c.ifname,
-		       strlen(d->c.ifname)) < 0 ||
-	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
-	d->sock = fd;
-	return 0;
+	return vds_dhcpc_socket(&d->k, (struct sockaddr *)&sin, sizeof(sin), &opt, 1);
 }
 
 static int send_msg(struct dhcp4 *d, struct vds_dhcp4_req *req, struct in_addr to)
@@ -102,16 +61,35 @@ static int send_msg(struct dhcp4 *d, struct vds_dhcp4_req *req, struct in_addr t
 				   .sin_addr = to };
 	int n;
 
-	memcpy(req->mac, d->ifi.mac, 6);
-	req->fqdn = d->fqdn[0] ? d->fqdn : NULL;
-	req->secs = (now_ms() - d->started) / 1000 > 0xffff ? 0xffff :
-		    (now_ms() - d->started) / 1000;
+	memcpy(req->mac, d->k.mac, 6);
+	req->fqdn = d->k.fqdn[0] ? d->k.fqdn : NULL;
+	req->secs = (vds_dhcpc_now_ms() - d->started) / 1000 > 0xffff ? 0xffff :
+		    (vds_dhcpc_now_ms() - d->started) / 1000;
 	n = vds_dhcp4_build(buf, sizeof(buf), req);
-	if (n < 0)
-		return n;
-	if (sendto(d->sock, buf, n, 0, (struct sockaddr *)&sin, sizeof(sin)) < 0)
-		return -errno;
-	return 0;
+	return vds_dhcpc_send(&d->k, buf, n, (struct sockaddr *)&sin, sizeof(sin));
+}
+
+struct xchg {
+	struct vds_dhcp4_req *req;
+	struct in_addr to;
+	unsigned int want;
+	struct vds_dhcp4_msg *m;
+};
+
+static int xchg_send(struct vds_dhcpc *k, void *ctx, int64_t began)
+{
+	struct xchg *x = ctx;
+
+	(void)began;		/* secs counts from the client's start */
+	return send_msg((struct dhcp4 *)k, x->req, x->to);
+}
+
+static int xchg_match(struct vds_dhcpc *k, void *ctx, const void *buf, size_t len)
+{
+	struct xchg *x = ctx;
+
+	return vds_dhcp4_parse(buf, len, x->req->xid, k->mac, x->m) == 0 &&
+	       (x->want & (1u << x->m->type));
 }
 
 /*
@@ -123,42 +101,10 @@ static int send_msg(struct dhcp4 *d, struct vds_dhcp4_req *req, struct in_addr t
 static int exchange(struct dhcp4 *d, struct vds_dhcp4_req *req, struct in_addr to,
 		    unsigned int want, int64_t deadline, struct vds_dhcp4_msg *m)
 {
-	struct pollfd pfd[2] = { { .fd = d->sock, .events = POLLIN },
-				 { .fd = d->evfd, .events = POLLIN } };
-	uint8_t buf[1500];
-	int64_t next = 0, interval = 1000, now;
-	ssize_t n;
-	int ret, wait;
+	struct xchg x = { .req = req, .to = to, .want = want, .m = m };
 
-	req->xid = new_xid();
-	for (;;) {
-		now = now_ms();
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		if (now >= next) {
-			ret = send_msg(d, req, to);
-			/* a transient send error is retried like a lost packet */
-			if (ret < 0 && ret != -ENETUNREACH && ret != -ENOBUFS &&
-			    ret != -EAGAIN && ret != -EHOSTUNREACH)
-				return ret;
-			next = now + interval;
-			if (interval < 8000)
-				interval *= 2;
-		}
-		wait = (next < deadline ? next : deadline) - now;
-		ret = poll(pfd, 2, wait);
-		if (ret < 0 && errno != EINTR)
-			return -errno;
-		if (ret <= 0)
-			continue;
-		if (pfd[1].revents)
-			return -ECANCELED;
-		while ((n = recv(d->sock, buf, sizeof(buf), 0)) >= 0) {
-			if (vds_dhcp4_parse(buf, n, req->xid, d->ifi.mac, m) == 0 &&
-			    (want & (1u << m->type)))
-				return 0;
-		}
-	}
+	req->xid = vds_dhcpc_xid();
+	return vds_dhcpc_exchange(&d->k, deadline, xchg_send, xchg_match, &x);
 }
 
 static int mask_plen(struct in_addr mask)
@@ -180,7 +126,7 @@ static int apply(struct dhcp4 *d, const struct vds_dhcp4_msg *m)
 	struct in_addr brd;
 	int ret, i;
 
-	memcpy(l.ifname, d->c.ifname, IFNAMSIZ);
+	memcpy(l.ifname, d->k.c.ifname, IFNAMSIZ);
 	l.addr = m->yiaddr;
 	l.mask = m->mask;
 	l.plen = m->mask.s_addr ? mask_plen(m->mask) : -1;
@@ -208,53 +154,48 @@ static int apply(struct dhcp4 *d, const struct vds_dhcp4_msg *m)
 	brd.s_addr = m->broadcast.s_addr ? m->broadcast.s_addr :
 		     (l.addr.s_addr | ~l.mask.s_addr);
 
-	if (d->bound && d->lease.addr.s_addr != l.addr.s_addr)
-		vds_rtnl_addr(d->nl, 0, AF_INET, d->ifi.index, &d->lease.addr,
-			      d->lease.plen, NULL, 0);
-	ret = vds_rtnl_addr(d->nl, 1, AF_INET, d->ifi.index, &l.addr, l.plen, &brd, 0);
+	if (d->k.bound && d->lease.addr.s_addr != l.addr.s_addr)
+		vds_nl_addr(d->k.nl, 0, d->k.ifindex, AF_INET, &d->lease.addr, d->lease.plen);
+	ret = vds_nl_addr_brd(d->k.nl, VDS_NL_ADD | VDS_NL_REPLACE, d->k.ifindex, AF_INET,
+			      &l.addr, l.plen, &brd);
 	if (ret < 0)
 		return ret;
 	/* the first router that the kernel accepts as a gateway */
 	for (i = 0; i < l.nrouters; i++)
-		if (vds_rtnl_route(d->nl, 1, AF_INET, d->ifi.index, NULL, 0,
-				   &l.routers[i]) == 0)
+		if (vds_nl_route(d->k.nl, VDS_NL_ADD | VDS_NL_REPLACE | VDS_NL_DHCP, AF_INET,
+				 NULL, 0, &l.routers[i], d->k.ifindex) == 0)
 			break;
 
 	vds_ni_lock();
-	l.renewals = d->lease.renewals + (d->bound ? 1 : 0);
+	l.renewals = d->lease.renewals + (d->k.bound ? 1 : 0);
 	d->lease = l;
-	d->bound = 1;
-	d->c.ndns = 0;
+	d->k.bound = 1;
+	d->k.c.ndns = 0;
 	for (i = 0; i < l.ndns && i < VDS_NI_MAXDNS; i++) {
-		d->c.dns[i].family = AF_INET;
-		d->c.dns[i].u.v4 = l.dns[i];
-		d->c.ndns++;
+		d->k.c.dns[i].family = AF_INET;
+		d->k.c.dns[i].u.v4 = l.dns[i];
+		d->k.c.ndns++;
 	}
-	strcpy(d->c.domain, l.domain);
+	strcpy(d->k.c.domain, l.domain);
 	vds_ni_unlock();
-	d->acked = now_ms();
+	d->k.acked = vds_dhcpc_now_ms();
 	return 0;
 }
 
 /* the lease expired or was refused: address and route gone, DNS forgotten */
-static void drop(struct dhcp4 *d)
+static void drop(struct vds_dhcpc *k)
 {
-	if (!d->bound)
-		return;
-	vds_rtnl_addr(d->nl, 0, AF_INET, d->ifi.index, &d->lease.addr, d->lease.plen,
-		      NULL, 0);
-	vds_ni_lock();
-	d->bound = 0;
-	d->c.ndns = 0;
-	d->c.domain[0] = 0;
-	vds_ni_unlock();
+	struct dhcp4 *d = (struct dhcp4 *)k;
+
+	vds_nl_addr(k->nl, 0, k->ifindex, AF_INET, &d->lease.addr, d->lease.plen);
 }
 
 static const struct in_addr bcast = { .s_addr = INADDR_BROADCAST };
 
 /* DISCOVER .. ACK until deadline; 0 once a lease is applied */
-static int acquire(struct dhcp4 *d, int64_t deadline)
+static int acquire(struct vds_dhcpc *k, int64_t deadline)
 {
+	struct dhcp4 *d = (struct dhcp4 *)k;
 	struct vds_dhcp4_msg offer, ack;
 	struct vds_dhcp4_req req;
 	int ret;
@@ -285,28 +226,14 @@ static int acquire(struct dhcp4 *d, int64_t deadline)
 	}
 }
 
-/* wait until the monotonic ms time t; -ECANCELED when told to stop */
-static int sleep_until(struct dhcp4 *d, int64_t t)
-{
-	struct pollfd pfd = { .fd = d->evfd, .events = POLLIN };
-	int64_t now;
-
-	while ((now = now_ms()) < t) {
-		int wait = t - now > 3600000 ? 3600000 : t - now;
-
-		if (poll(&pfd, 1, wait) > 0)
-			return -ECANCELED;
-	}
-	return 0;
-}
-
 /* renew (unicast) until T2, then rebind (broadcast) until the lease ends */
-static int renew(struct dhcp4 *d)
+static int renew(struct vds_dhcpc *k)
 {
+	struct dhcp4 *d = (struct dhcp4 *)k;
 	struct vds_dhcp4_msg ack;
 	struct vds_dhcp4_req req;
-	int64_t t2 = d->acked + (int64_t)d->lease.t2 * 1000;
-	int64_t end = d->acked + (int64_t)d->lease.lease * 1000;
+	int64_t t2 = d->k.acked + (int64_t)d->lease.t2 * 1000;
+	int64_t end = d->k.acked + (int64_t)d->lease.lease * 1000;
 	int ret, rebinding;
 
 	for (rebinding = 0; rebinding < 2; rebinding++) {
@@ -331,75 +258,40 @@ static int renew(struct dhcp4 *d)
 	return -ETIMEDOUT;
 }
 
-static void *renewal_thread(void *arg)
+static int64_t renew_at(struct vds_dhcpc *k)
 {
-	struct dhcp4 *d = arg;
-	int ret;
+	struct dhcp4 *d = (struct dhcp4 *)k;
 
-	for (;;) {
-		if (d->bound) {
-			if (d->lease.lease == NO_LEASE_END)
-				return NULL;	/* nothing to renew, ever */
-			if (sleep_until(d, d->acked + (int64_t)d->lease.t1 * 1000) < 0)
-				return NULL;
-			ret = renew(d);
-			if (ret == -ECANCELED)
-				return NULL;
-			if (ret < 0)
-				drop(d);
-			continue;
-		}
-		/* lease lost: start over, for as long as the stack lives */
-		ret = acquire(d, INT64_MAX);
-		if (ret == -ECANCELED)
-			return NULL;
-		if (ret < 0 && sleep_until(d, now_ms() + 10000) < 0)
-			return NULL;
-	}
+	if (d->lease.lease == NO_LEASE_END)
+		return -1;
+	return k->acked + (int64_t)d->lease.t1 * 1000;
 }
 
-static void dhcp4_free(struct dhcp4 *d)
+static void release(struct vds_dhcpc *k)
 {
-	if (d->sock >= 0)
-		close(d->sock);
-	if (d->nl >= 0)
-		close(d->nl);
-	if (d->evfd >= 0)
-		close(d->evfd);
-	free(d);
-}
-
-/* nistate's stop: end the thread, release the lease, free */
-static void dhcp4_stop(struct vds_ni_client *c, int owner)
-{
-	struct dhcp4 *d = (struct dhcp4 *)c;
+	struct dhcp4 *d = (struct dhcp4 *)k;
 	struct vds_dhcp4_req req = { .type = VDS_DHCPRELEASE };
-	uint64_t one = 1;
 
-	if (!owner) {
-		dhcp4_free(d);		/* a forked child's copy */
-		return;
-	}
-	if (d->has_thread) {
-		if (write(d->evfd, &one, sizeof(one)) < 0)
-			pthread_cancel(d->thread);	/* cannot happen */
-		pthread_join(d->thread, NULL);
-	}
-	if (d->bound) {
-		req.xid = new_xid();
-		req.ciaddr = d->lease.addr;
-		req.server = d->lease.server;
-		send_msg(d, &req, d->lease.server);
-		/*
-		 * The unicast waits for the server's MAC when the neighbour
-		 * entry is gone, and the stack is about to be deleted: the
-		 * same RELEASE broadcast needs no resolution (a server drops
-		 * the copy it gets second: the lease is no longer bound).
-		 */
-		send_msg(d, &req, bcast);
-	}
-	dhcp4_free(d);
+	req.xid = vds_dhcpc_xid();
+	req.ciaddr = d->lease.addr;
+	req.server = d->lease.server;
+	send_msg(d, &req, d->lease.server);
+	/*
+	 * The unicast waits for the server's MAC when the neighbour
+	 * entry is gone, and the stack is about to be deleted: the
+	 * same RELEASE broadcast needs no resolution (a server drops
+	 * the copy it gets second: the lease is no longer bound).
+	 */
+	send_msg(d, &req, bcast);
 }
+
+static const struct vds_dhcpc_ops dhcp4_ops = {
+	.acquire = acquire,
+	.renew = renew,
+	.renew_at = renew_at,
+	.drop = drop,
+	.release = release,
+};
 
 /**
  * vds_dhcp4_start() - get a DHCPv4 lease for an interface of a stack
@@ -418,65 +310,19 @@ static void dhcp4_stop(struct vds_ni_client *c, int owner)
 int vds_dhcp4_start(struct vdestack *stack, const char *ifname, const char *fqdn,
 		    int timeout_ms)
 {
+	struct vds_dhcpc *k;
 	struct dhcp4 *d;
 	int ret;
 
-	if (!stack || !ifname || strlen(ifname) >= IFNAMSIZ ||
-	    (fqdn && strlen(fqdn) >= sizeof(d->fqdn)))
-		return -EINVAL;
-	if (fqdn && *fqdn) {
-		uint8_t tmp[256];
-
-		if (vds_dns_name_encode(tmp, sizeof(tmp), fqdn) < 0)
-			return -EINVAL;
-	}
-	/* a client already running there releases its lease first */
-	vds_ni_stop(stack, ifname, 4);
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
-	d->sock = d->nl = d->evfd = -1;
-	d->stack = stack;
-	d->c.kind = 4;
-	d->c.stop = dhcp4_stop;
-	strcpy(d->c.ifname, ifname);
-	if (fqdn)
-		strcpy(d->fqdn, fqdn);
-	d->started = now_ms();
-	d->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (d->evfd < 0) {
-		ret = -errno;
-		goto fail;
-	}
-	ret = vds_ifinfo(stack, ifname, &d->ifi);
+	ret = vds_dhcpc_new(sizeof(*d), stack, ifname, fqdn, 4, &dhcp4_ops, &k);
 	if (ret < 0)
-		goto fail;
-	ret = vds_rtnl_open(stack);
-	if (ret < 0)
-		goto fail;
-	d->nl = ret;
-	ret = vds_rtnl_link_up(d->nl, d->ifi.index);
-	if (ret < 0)
-		goto fail;
-	ret = open_socket(d);
-	if (ret < 0)
-		goto fail;
-	ret = acquire(d, d->started + (timeout_ms > 0 ? timeout_ms : 10000));
-	if (ret < 0)
-		goto fail;
-	ret = -pthread_create(&d->thread, NULL, renewal_thread, d);
-	if (ret < 0)
-		goto fail;
-	d->has_thread = 1;
-	ret = vds_ni_attach(stack, &d->c);
-	if (ret < 0) {
-		dhcp4_stop(&d->c, 1);
 		return ret;
-	}
-	return 0;
-fail:
-	dhcp4_free(d);
-	return ret == -ECANCELED ? -EINTR : ret;
+	d = (struct dhcp4 *)k;
+	d->started = vds_dhcpc_now_ms();
+	ret = open_socket(d);
+	if (ret == 0)
+		ret = acquire(k, d->started + (timeout_ms > 0 ? timeout_ms : 10000));
+	return vds_dhcpc_finish(k, ret);
 }
 
 /**
@@ -494,7 +340,7 @@ int vds_dhcp4_lease(struct vdestack *stack, const char *ifname, struct vds_lease
 
 	vds_ni_lock();
 	d = (struct dhcp4 *)vds_ni_find(stack, ifname, 4);
-	if (d && d->bound) {
+	if (d && d->k.bound) {
 		*out = d->lease;
 		ret = 0;
 	}

@@ -196,17 +196,12 @@ int vds_dhcp4_parse(const void *buf, size_t len, uint32_t xid,
 			if (olen == 1)
 				m->type = v[0];
 			break;
-		case 54:
-			if (olen == 4)
-				memcpy(&m->server, v, 4);
-			break;
+		case 54:	/* server identifier, netmask, broadcast */
 		case 1:
-			if (olen == 4)
-				memcpy(&m->mask, v, 4);
-			break;
 		case 28:
 			if (olen == 4)
-				memcpy(&m->broadcast, v, 4);
+				memcpy(code == 54 ? &m->server : code == 1 ? &m->mask :
+				       &m->broadcast, v, 4);
 			break;
 		case 3:
 			addr_list(v, olen, m->routers, &m->nrouters);

@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
@@ -85,7 +86,8 @@ static int talk(int nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			ret = -errno;
+			/* SO_RCVTIMEO of vds_nl_open() ran out */
+			ret = errno == EAGAIN ? -ETIMEDOUT : -errno;
 			break;
 		}
 		/* seq checked, port id not: the socket may be unbound */
@@ -120,21 +122,47 @@ static struct nlmsghdr *msg_new(char *buf, uint16_t type, uint16_t flags)
  * vds_nl_open() - a NETLINK_ROUTE socket in the stack
  * @stack:	the stack
  *
+ * The socket waits at most 5 seconds for an answer (then -ETIMEDOUT):
+ * a kernel answers at once, and a lost answer must not hang a caller
+ * (a DHCP client thread, say).
+ *
  * Return: the socket (close-on-exec, blocking), or -errno
  */
 int vds_nl_open(struct vdestack *stack)
 {
 	int fd = vde_msocket(stack, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	struct timeval tv = { .tv_sec = 5 };
 
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+struct ifinfo {
+	int index;
+	unsigned char *mac;
+};
+
+static int mac_attr(const struct nlattr *a, void *data)
+{
+	struct ifinfo *info = data;
+
+	if (mnl_attr_get_type(a) == IFLA_ADDRESS && mnl_attr_get_payload_len(a) == 6)
+		memcpy(info->mac, mnl_attr_get_payload(a), 6);
+	return MNL_CB_OK;
 }
 
 static int index_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+	struct ifinfo *info = data;
 
-	if (nlh->nlmsg_type == RTM_NEWLINK)
-		*(int *)data = ifi->ifi_index;
+	if (nlh->nlmsg_type != RTM_NEWLINK)
+		return MNL_CB_OK;
+	info->index = ifi->ifi_index;
+	if (info->mac)
+		mnl_attr_parse(nlh, sizeof(*ifi), mac_attr, info);
 	return MNL_CB_OK;
 }
 
@@ -148,11 +176,27 @@ static int index_cb(const struct nlmsghdr *nlh, void *data)
  */
 int vds_nl_ifindex(int nl, const char *ifname)
 {
+	return vds_nl_ifinfo(nl, ifname, NULL);
+}
+
+/**
+ * vds_nl_ifinfo() - the index and the MAC address of an interface
+ * @nl:		socket from vds_nl_open()
+ * @ifname:	its name
+ * @mac:	6 bytes filled with its MAC address (left alone when it has
+ *		none), or NULL
+ *
+ * Return: the index (> 0), -ENODEV if there is no such interface, -EINVAL
+ * for a name that cannot be one, or another -errno
+ */
+int vds_nl_ifinfo(int nl, const char *ifname, unsigned char *mac)
+{
 	char buf[NL_BUF];
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
 	size_t len = ifname ? strlen(ifname) : 0;
-	int index = 0, ret;
+	struct ifinfo info = { .mac = mac };
+	int ret;
 
 	if (len == 0 || len >= IFNAMSIZ)
 		return -EINVAL;
@@ -162,10 +206,10 @@ int vds_nl_ifindex(int nl, const char *ifname)
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
 	/* no need for the interface's statistics in the answer */
 	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-	ret = talk(nl, nlh, index_cb, &index);
+	ret = talk(nl, nlh, index_cb, &info);
 	if (ret < 0)
 		return ret;
-	return index > 0 ? index : -ENODEV;
+	return info.index > 0 ? info.index : -ENODEV;
 }
 
 /**
@@ -208,13 +252,34 @@ int vds_nl_link_set(int nl, int ifindex, int up, unsigned int mtu, const unsigne
  * @prefixlen:	prefix length
  *
  * IPv4 addresses get the broadcast address of their prefix (as "ip addr
- * add ... brd +"); IPv6 addresses skip duplicate address detection, so they
- * can be bound at once instead of after a second or two as "tentative".
+ * add ... brd +"); IPv6 addresses skip duplicate address detection (unless
+ * VDS_NL_DAD), so they can be bound at once instead of after a second or two
+ * as "tentative".
  *
  * Return: 0, or -errno (the kernel's)
  */
 int vds_nl_addr(int nl, int flags, int ifindex, int family, const void *addr,
 		unsigned int prefixlen)
+{
+	return vds_nl_addr_brd(nl, flags, ifindex, family, addr, prefixlen, NULL);
+}
+
+/**
+ * vds_nl_addr_brd() - vds_nl_addr() with a given IPv4 broadcast address
+ * @nl:		socket from vds_nl_open()
+ * @flags:	as vds_nl_addr(), and VDS_NL_DAD: an IPv6 address goes
+ *		through duplicate address detection
+ * @ifindex:	the interface
+ * @family:	AF_INET or AF_INET6
+ * @addr:	4 or 16 bytes, network byte order
+ * @prefixlen:	prefix length
+ * @brd:	IPv4 broadcast address (a DHCP server's option 28), or NULL:
+ *		the one of the prefix
+ *
+ * Return: 0, or -errno (the kernel's)
+ */
+int vds_nl_addr_brd(int nl, int flags, int ifindex, int family, const void *addr,
+		    unsigned int prefixlen, const void *brd)
 {
 	char buf[NL_BUF];
 	int alen = addr_len(family);
@@ -233,21 +298,23 @@ int vds_nl_addr(int nl, int flags, int ifindex, int family, const void *addr,
 	ifa->ifa_index = ifindex;
 	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
 	if (family == AF_INET) {
-		uint32_t a, mask, brd;
+		uint32_t a, mask, bcast;
 
 		memcpy(&a, addr, 4);
 		mnl_attr_put(nlh, IFA_LOCAL, 4, addr);
 		mnl_attr_put(nlh, IFA_ADDRESS, 4, addr);
-		if (add && prefixlen < 31) {
+		if (add && brd) {
+			mnl_attr_put(nlh, IFA_BROADCAST, 4, brd);
+		} else if (add && prefixlen < 31) {
 			mask = prefixlen ? htonl(~0u << (32 - prefixlen)) : 0;
-			brd = a | ~mask;
-			mnl_attr_put(nlh, IFA_BROADCAST, 4, &brd);
+			bcast = a | ~mask;
+			mnl_attr_put(nlh, IFA_BROADCAST, 4, &bcast);
 		}
 		if ((ntohl(a) >> 24) == 127)
 			ifa->ifa_scope = RT_SCOPE_HOST;
 	} else {
 		mnl_attr_put(nlh, IFA_ADDRESS, 16, addr);
-		if (add) {
+		if (add && !(flags & VDS_NL_DAD)) {
 			ifa->ifa_flags = IFA_F_NODAD;
 			mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
 		}
@@ -259,7 +326,8 @@ int vds_nl_addr(int nl, int flags, int ifindex, int family, const void *addr,
  * vds_nl_route() - add or delete a route of the main table
  * @nl:		socket from vds_nl_open()
  * @flags:	VDS_NL_ADD (else delete), VDS_NL_REPLACE (replace a route
- *		to the same destination instead of EEXIST)
+ *		to the same destination instead of EEXIST), VDS_NL_DHCP (the
+ *		route was learnt by DHCP: protocol "dhcp", not "boot")
  * @family:	AF_INET or AF_INET6
  * @dst:	destination prefix, NULL for the default route
  * @dst_len:	its length (0 with dst NULL)
@@ -289,7 +357,7 @@ int vds_nl_route(int nl, int flags, int family, const void *dst, unsigned int ds
 	rtm->rtm_dst_len = dst_len;
 	rtm->rtm_table = RT_TABLE_MAIN;
 	if (add) {
-		rtm->rtm_protocol = RTPROT_BOOT;
+		rtm->rtm_protocol = (flags & VDS_NL_DHCP) ? RTPROT_DHCP : RTPROT_BOOT;
 		rtm->rtm_type = RTN_UNICAST;
 		/* an IPv4 route without a gateway reaches hosts on the link */
 		rtm->rtm_scope = (family == AF_INET && !gateway) ? RT_SCOPE_LINK
@@ -514,6 +582,61 @@ int vds_nl_addrs(int nl, struct vdestack_addr **addrs)
 		   offsetof(struct vdestack_addr, ifname), v.items);
 	*addrs = v.items;
 	return v.n;
+}
+
+/* a usable IPv6 address (see vds_nl_addr6_wait()): 1 found, 0 not (yet), -errno */
+static int addr6_ready(int nl, int ifindex, int scope, const struct in6_addr *want)
+{
+	struct vec v = { .size = sizeof(struct vdestack_addr) };
+	struct vdestack_addr *a;
+	int ret = dump(nl, RTM_GETADDR, sizeof(struct ifaddrmsg), addr_cb, &v);
+
+	for (int i = 0; ret >= 0 && i < v.n && ret != 1; i++) {
+		a = (struct vdestack_addr *)v.items + i;
+		if (a->family == AF_INET6 && a->ifindex == ifindex && (int)a->scope == scope &&
+		    /* an address in duplicate address detection cannot be used yet */
+		    !(a->flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)) &&
+		    (!want || !memcmp(a->addr, want, 16)))
+			ret = 1;
+	}
+	free(v.items);
+	return ret < 0 ? ret : ret == 1;
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/**
+ * vds_nl_addr6_wait() - wait for a usable IPv6 address on an interface
+ * @nl:		socket from vds_nl_open()
+ * @ifindex:	the interface
+ * @scope:	RT_SCOPE_UNIVERSE (global) or RT_SCOPE_LINK
+ * @want:	only this address, or NULL: any
+ * @timeout_ms:	how long to wait (the addresses are polled every 20 ms)
+ *
+ * Tentative addresses (duplicate address detection still running) and
+ * those that failed it do not count: this is how the SLAAC and DHCPv6
+ * clients learn that an address can be used.
+ *
+ * Return: 0 when there is one, -ETIMEDOUT, or another -errno
+ */
+int vds_nl_addr6_wait(int nl, int ifindex, int scope, const struct in6_addr *want,
+		      int timeout_ms)
+{
+	long long end = mono_ms() + timeout_ms;
+	int ret;
+
+	while ((ret = addr6_ready(nl, ifindex, scope, want)) == 0) {
+		if (mono_ms() >= end)
+			return -ETIMEDOUT;
+		usleep(20000);
+	}
+	return ret < 0 ? ret : 0;
 }
 
 struct route_attrs {

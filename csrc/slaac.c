@@ -9,23 +9,11 @@
  * detection.  DNS options of the advertisement (RDNSS) are not read.
  */
 #include <errno.h>
-#include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <linux/rtnetlink.h>
 
 #include "netinfo.h"
-#include "rtnl.h"
-
-#define POLL_MS 20
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "nlconf.h"
 
 /**
  * vds_slaac_start() - bring an interface up and wait for a global IPv6
@@ -39,33 +27,19 @@ static long long mono_ms(void)
  */
 int vds_slaac_start(struct vdestack *stack, const char *ifname, int timeout_ms)
 {
-	long long end = mono_ms() + (timeout_ms > 0 ? timeout_ms : 10000);
-	struct vds_ifinfo ifi;
-	int nl, ret;
+	int nl, ifindex, ret;
 
 	if (!stack || !ifname)
 		return -EINVAL;
-	ret = vds_ifinfo(stack, ifname, &ifi);
-	if (ret < 0)
-		return ret;
-	nl = vds_rtnl_open(stack);
+	nl = vds_nl_open(stack);
 	if (nl < 0)
 		return nl;
-	ret = vds_rtnl_link_up(nl, ifi.index);
-	while (ret == 0) {
-		ret = vds_rtnl_addr6(nl, ifi.index, RT_SCOPE_UNIVERSE, NULL, NULL);
-		if (ret > 0) {
-			ret = 0;
-			break;
-		}
-		if (ret < 0)
-			break;
-		if (mono_ms() >= end) {
-			ret = -ETIMEDOUT;
-			break;
-		}
-		usleep(POLL_MS * 1000);
-	}
+	ret = ifindex = vds_nl_ifindex(nl, ifname);
+	if (ret > 0)
+		ret = vds_nl_link_set(nl, ifindex, 1, 0, NULL);
+	if (ret == 0)
+		ret = vds_nl_addr6_wait(nl, ifindex, RT_SCOPE_UNIVERSE, NULL,
+					timeout_ms > 0 ? timeout_ms : 10000);
 	close(nl);
 	return ret;
 }
