@@ -393,9 +393,13 @@ VT_TEST(host_killed, 30)
 	close(p[1]);
 	CHECK(read(p[0], &c, 1) == 1, "the host spawned its program");
 	close(p[0]);
+	/*
+	 * At least the two shells: a shell between its fork and the exec of
+	 * a child still shows the marker too, so the count can be 3 a moment
+	 */
 	for (st = 0; st < 100 && count_marked(marker) < 2; st++)
 		vt_sleep(0.02);
-	CHECK(count_marked(marker) == 2, "program and daemon run (%d)", count_marked(marker));
+	CHECK(count_marked(marker) >= 2, "program and daemon run (%d)", count_marked(marker));
 	kill(host, SIGKILL);
 	waitpid(host, NULL, 0);
 	CHECK(marked_gone(marker, 1.0), "both gone within a second of the host's SIGKILL");
