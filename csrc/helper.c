@@ -68,6 +68,7 @@ struct hstack {
 	int pidns;		/* its PID namespace, -1 until the first command */
 	pid_t init;		/* that namespace's init (our child), -1 none */
 	struct vds_pidns_ctl *ctl;	/* shared with that init (pidns.c) */
+	int inits;		/* inits it had: from the second on they linger */
 	int ntaps;		/* taps opened in it (ADDSTACK, ADDIF) */
 };
 
@@ -304,6 +305,7 @@ static void h_addstack(struct helper *h, int cfd, const struct vds_req *rq,
 	h->stk[id].pidns = -1;
 	h->stk[id].init = -1;
 	h->stk[id].ctl = NULL;
+	h->stk[id].inits = 0;
 	h->stk[id].ntaps = tap >= 0;
 	ret = h_send(cfd, id, fds, nfds);
 	if (tap >= 0)
@@ -512,15 +514,16 @@ static int h_pidns(struct helper *h, int id)
 		if (ret == 0)
 			ret = h_enter(h, id);
 		if (ret == 0)
-			ret = vds_pidns_new(h->selffd, &k->pidns, &k->ctl);
+			ret = vds_pidns_new(h->selffd, k->inits > 0, &k->pidns,
+					    &k->ctl);
 		if (ret < 0) {
 			h->curpid = 0;	/* moved, or not: go home for sure */
 			h_pid_home(h);
 			return ret;
 		}
 		k->init = ret;
-		h->curpid = id;
-		vds_pidns_claim(k->ctl);	/* (a new init is not closing) */
+		k->inits++;
+		h->curpid = id;	/* (and it is born claimed) */
 	}
 	if (h->curpid == id)
 		return 0;

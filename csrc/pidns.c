@@ -15,8 +15,9 @@
  *
  * The init lives only while something runs in its namespace: once the
  * namespace is empty (kill(-1, 0) from its init fails with ESRCH) and stays
- * so for LINGER_MS, it exits; the helper reaps it and the next command makes
- * a new one (a thousand stacks that each ran one command keep no thousand
+ * so for a moment (LINGER_FIRST_MS for a stack's first init, LINGER_MS for
+ * later ones, which serve stacks that run commands back to back), it
+ * exits; the helper reaps it and the next command makes a new one (a thousand stacks that each ran one command keep no thousand
  * processes).  The commands are the helper's children, not the init's: the
  * helper pokes the init (vds_pidns_poke(), SIGUSR1) when it reaped one; a
  * one-second tick catches what nobody pokes about (a vdestack_spawn()
@@ -60,8 +61,14 @@
 
 #include "pidns.h"
 
-/* an empty namespace's init waits this long for the next command */
+/*
+ * An empty namespace's init waits this long for the next command, if its
+ * stack had an init before (commands come more than once there: the next
+ * one may follow at once); the first init of a stack waits only 1 ms (most
+ * stacks run one command, to be configured: no init stays behind them).
+ */
 #define LINGER_MS	100
+#define LINGER_FIRST_MS	1
 /* after vds_nsfds() handed the namespace out */
 #define HOLD_MS		5000
 
@@ -69,6 +76,7 @@
 struct vds_pidns_ctl {
 	int busy;		/* helper: forking into it / handing it out */
 	int closing;		/* init: about to exit if empty */
+	int linger;		/* ms, LINGER_MS or LINGER_FIRST_MS */
 	long long hold;		/* CLOCK_MONOTONIC ms before which it stays */
 };
 
@@ -136,8 +144,8 @@ static void init_main(int helper_pidfd, struct vds_pidns_ctl *c)
 		}
 		/* empty: linger (longer while held); a signal starts over */
 		left = __atomic_load_n(&c->hold, __ATOMIC_SEQ_CST) - now_ms();
-		if (left < LINGER_MS)
-			left = LINGER_MS;
+		if (left < c->linger)
+			left = c->linger;
 		wait.tv_sec = left / 1000;
 		wait.tv_nsec = (left % 1000) * 1000000;
 		if (sigtimedwait(&set, NULL, &wait) < 0 && errno == EAGAIN &&
@@ -149,9 +157,12 @@ static void init_main(int helper_pidfd, struct vds_pidns_ctl *c)
 /**
  * vds_pidns_new() - a new PID namespace with its init
  * @helper_pidfd:	pidfd of the caller; its death ends the init
+ * @again:	the stack had one before: its init lingers LINGER_MS when
+ *		idle, else LINGER_FIRST_MS
  * @pidnsp:	set to a close-on-exec fd of the new namespace
  * @ctlp:	set to the page shared with its init (vds_pidns_claim() before
- *		forking into it, vds_pidns_free() once the init is reaped)
+ *		forking into it, vds_pidns_free() once the init is reaped);
+ *		it is born claimed: vds_pidns_release() it
  *
  * The caller's children must be born in its own PID namespace (the new one
  * is made below that, and nothing else is allowed).  Afterwards they are
@@ -161,7 +172,8 @@ static void init_main(int helper_pidfd, struct vds_pidns_ctl *c)
  *
  * Return: pid of the init (in the caller's namespace), or -errno
  */
-pid_t vds_pidns_new(int helper_pidfd, int *pidnsp, struct vds_pidns_ctl **ctlp)
+pid_t vds_pidns_new(int helper_pidfd, int again, int *pidnsp,
+		    struct vds_pidns_ctl **ctlp)
 {
 	struct vds_pidns_ctl *c;
 	long pid;
@@ -173,6 +185,9 @@ pid_t vds_pidns_new(int helper_pidfd, int *pidnsp, struct vds_pidns_ctl **ctlp)
 		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (c == MAP_FAILED)
 		return -ENOMEM;
+	/* claimed: the empty new namespace stays until the caller forked */
+	c->busy = 1;
+	c->linger = again ? LINGER_MS : LINGER_FIRST_MS;
 	if (unshare(CLONE_NEWPID) < 0) {
 		e = errno;
 		munmap(c, sizeof(*c));
