@@ -55,12 +55,15 @@
 struct hchan {
 	int fd;			/* -1: free slot */
 	pid_t pid;		/* command running for this channel, or -1 */
+	int sid;		/* the stack it runs in */
 };
 
 /* per stack, beside its netns fd */
 struct hstack {
 	int pidns;		/* its PID namespace, -1 until the first command */
 	pid_t init;		/* that namespace's init (our child), -1 none */
+	struct vds_pidns_ctl *ctl;	/* shared with that init (pidns.c) */
+	int inits;		/* inits it had: from the second on they linger */
 	int ntaps;		/* taps opened in it (ADDSTACK, ADDIF) */
 };
 
@@ -278,6 +281,8 @@ static void h_addstack(struct helper *h, int cfd, const struct vds_req *rq,
 	h->netns[id] = ns;
 	h->stk[id].pidns = -1;
 	h->stk[id].init = -1;
+	h->stk[id].ctl = NULL;
+	h->stk[id].inits = 0;
 	h->stk[id].ntaps = tap >= 0;
 	ret = h_send(cfd, id, fds, nfds);
 	if (tap >= 0)
@@ -380,6 +385,8 @@ static void h_pidns_end(struct helper *h, int id)
 	if (k->init > 0)
 		kill(k->init, SIGKILL);	/* reaped by h_reap() */
 	k->init = -1;
+	vds_pidns_free(k->ctl);
+	k->ctl = NULL;
 	if (k->pidns >= 0)
 		close(k->pidns);
 	k->pidns = -1;
@@ -389,7 +396,9 @@ static void h_pidns_end(struct helper *h, int id)
 
 /*
  * The next child of the helper is born in the PID namespace of stack id,
- * whose init is started first if there is none (yet, or any more).
+ * whose init is started first if there is none (yet, or any more, or it is
+ * exiting: an idle one does, pidns.c).  Claimed: vds_pidns_release() after
+ * the fork or the hand-out.
  */
 static int h_pidns(struct helper *h, int id)
 {
@@ -399,6 +408,8 @@ static int h_pidns(struct helper *h, int id)
 	/* no PID namespaces here: commands run as the original's did */
 	if (h->ownpid < 0)
 		return 0;
+	if (k->pidns >= 0 && vds_pidns_claim(k->ctl) < 0)
+		h_pidns_end(h, id);	/* its init is exiting: a new one */
 	if (k->pidns < 0) {
 		/* a new namespace is made below the one children go to */
 		ret = h_pid_home(h);
@@ -406,20 +417,24 @@ static int h_pidns(struct helper *h, int id)
 		if (ret == 0)
 			ret = h_enter(h, id);
 		if (ret == 0)
-			ret = vds_pidns_new(h->selffd, &k->pidns);
+			ret = vds_pidns_new(h->selffd, k->inits > 0, &k->pidns,
+					    &k->ctl);
 		if (ret < 0) {
 			h->curpid = 0;	/* moved, or not: go home for sure */
 			h_pid_home(h);
 			return ret;
 		}
 		k->init = ret;
-		h->curpid = id;
+		k->inits++;
+		h->curpid = id;	/* (and it is born claimed) */
 	}
 	if (h->curpid == id)
 		return 0;
 	ret = vds_pidns_for_children(k->pidns);
-	if (ret < 0)
+	if (ret < 0) {
+		vds_pidns_release(k->ctl, 0);
 		return ret;
+	}
 	h->curpid = id;
 	return 0;
 }
@@ -458,11 +473,27 @@ static void h_exec(struct helper *h, int ci, const struct vds_req *rq,
 	if (pid == 0)
 		h_child(h->netns[rq->id], h->argv, h->envp, h->selffd,
 			(const char *)payload + len - rlen, rlen);
+	vds_pidns_release(h->stk[rq->id].ctl, 0);
+	/* its init died under us (killed): once more in a new namespace */
+	if (pid < 0 && errno == ENOMEM && h->stk[rq->id].pidns >= 0) {
+		h_pidns_end(h, rq->id);
+		ret = h_pidns(h, rq->id);
+		if (ret < 0) {
+			h_send(cfd, ret, NULL, 0);
+			return;
+		}
+		pid = vfork();
+		if (pid == 0)
+			h_child(h->netns[rq->id], h->argv, h->envp, h->selffd,
+				(const char *)payload + len - rlen, rlen);
+		vds_pidns_release(h->stk[rq->id].ctl, 0);
+	}
 	if (pid < 0) {
 		h_send(cfd, -errno, NULL, 0);
 		return;
 	}
 	h->chan[ci].pid = pid;
+	h->chan[ci].sid = rq->id;
 }
 
 /* LOCALIF: a veth in stack id, on the bridge of local://NAME (local.c) */
@@ -504,7 +535,12 @@ static void h_reap(struct helper *h)
 
 		for (i = 0; i < h->nchan; i++) {
 			if (h->chan[i].fd >= 0 && h->chan[i].pid == pid) {
+				int sid = h->chan[i].sid;
+
 				h->chan[i].pid = -1;
+				/* its stack's init: is its namespace empty now? */
+				if (sid >= 0 && sid < h->nnetns && h->netns[sid] >= 0)
+					vds_pidns_poke(h->stk[sid].init);
 				if (h_send(h->chan[i].fd, ret, NULL, 0) < 0)
 					h_chan_close(h, i);
 				break;
@@ -535,12 +571,15 @@ static void h_nsfds(struct helper *h, int cfd, const struct vds_req *rq)
 			ret = -errno;
 	}
 	if (ret < 0) {
+		vds_pidns_release(h->stk[rq->id].ctl, 0);
 		h_send(cfd, ret, NULL, 0);
 		return;
 	}
 	fds[1] = h->netns[rq->id];
 	fds[2] = h->stk[rq->id].pidns;
 	h_send(cfd, 0, fds, 3);
+	/* held a while for the receiver to fork into it (pidns.c) */
+	vds_pidns_release(h->stk[rq->id].ctl, 1);
 	close(fds[0]);
 }
 

@@ -200,3 +200,139 @@ VT_TEST(host_sigkill_ends_daemons, 40)
 	CHECK(ok, "after SIGKILL of the host all %d are gone (%.2f s)",
 			n, took);
 }
+
+/*
+ * A stack's PID namespace init lives only while something runs in it
+ * (pidns.c): the helper's live children are the stacks' inits and the
+ * commands running.
+ */
+
+/* the one helper below us: our only live child */
+static pid_t helper_pid(void)
+{
+	pid_t d[16];
+
+	vt_reap();
+	return vt_children(getpid(), d, 16) == 1 ? d[0] : -1;
+}
+
+/* seconds until the helper h has n live children (-1: not within secs) */
+static double helper_children_settle(pid_t h, int n, double secs)
+{
+	pid_t d[64];
+	double t0 = vt_now();
+
+	do {
+		if (vt_children(h, d, 64) == n)
+			return vt_now() - t0;
+		vt_sleep(0.01);
+	} while (vt_now() - t0 < secs);
+	return -1;
+}
+
+VT_TEST(idle_init_ends, 30)
+{
+	struct vdestack *s = vt_stack(NULL, NULL, NULL);
+	pid_t h, d[4];
+	double took;
+	int rc;
+
+	REQUIRE(s != NULL, "stack");
+	h = helper_pid();
+	REQUIRE(h > 0, "one helper below us (%d)", (int)h);
+	CHECK(vt_children(h, d, 4) == 0, "a stack that ran nothing has no init");
+	/* the command sees its init as a process of its own namespace */
+	rc = vde_stackcmd(s, "/bin/busybox sh -c '/bin/busybox kill -0 1 && exit 42'");
+	CHECK(rc == 42, "the command ran (and saw an init, pid 1) (rc %d)", rc);
+	took = helper_children_settle(h, 0, 1.0);
+	CHECK(took >= 0, "the stack's init is gone %.3f s after its command ended", took);
+	rc = vde_stackcmd(s, "/bin/busybox sh -c 'exit 43'");
+	CHECK(rc == 43, "the next command gets a new init and runs (rc %d)", rc);
+	took = helper_children_settle(h, 0, 1.0);
+	CHECK(took >= 0, "and that init is gone too (%.3f s)", took);
+	vde_delstack(s);
+}
+
+VT_TEST(daemon_keeps_init, 30)
+{
+	struct vdestack *s = vt_stack(NULL, NULL, NULL);
+	pid_t h, sl[4], init[4], both[2];
+	double took;
+	int rc, ok;
+
+	REQUIRE(s != NULL, "stack");
+	h = helper_pid();
+	REQUIRE(h > 0, "one helper below us (%d)", (int)h);
+	rc = vde_stackcmd(s, "/bin/busybox sh -c '/bin/busybox sleep 773 & exit 0'");
+	CHECK(rc == 0, "sh -c 'sleep 773 &' returned (rc %d)", rc);
+	REQUIRE(find_comm(getpid(), "busybox", sl, 4) == 1, "one sleep left behind");
+	vt_sleep(0.5);	/* five lingers */
+	REQUIRE(vt_children(h, init, 4) == 1, "the helper keeps one child: the init");
+	CHECK(vt_alive(sl[0]), "the sleep still runs 0.5 s later");
+	CHECK(vt_nspid(sl[0]) > 1, "in the stack's PID namespace (pid %d there)",
+			(int)vt_nspid(sl[0]));
+	rc = vde_stackcmd(s, "/bin/busybox sh -c 'exit 5'");
+	CHECK(rc == 5, "a command beside the daemon runs (rc %d)", rc);
+	vt_sleep(0.3);
+	pid_t again[4];
+	CHECK(vt_children(h, again, 4) == 1 && again[0] == init[0],
+			"still the same init after that command ended");
+	both[0] = sl[0];
+	both[1] = init[0];
+	vde_delstack(s);
+	ok = all_gone(both, 2, 1.0, &took);
+	CHECK(ok, "vde_delstack ends the daemon and the init (%.2f s)", took);
+}
+
+VT_TEST(back_to_back_commands, 60)
+{
+	struct vdestack *s = vt_stack(NULL, NULL, NULL);
+	double t0;
+	int rc, bad = 0;
+
+	REQUIRE(s != NULL, "stack");
+	t0 = vt_now();
+	for (int i = 0; i < 100; i++) {
+		rc = vt_cmd(s, "/bin/busybox sh -c 'exit %d'", i % 100);
+		if (rc != i % 100 && bad++ < 3)
+			vt_info("command %d: rc %d", i, rc);
+	}
+	CHECK(bad == 0, "100 back-to-back commands each returned their status "
+			"(%d wrong, %.3f s)", bad, vt_now() - t0);
+	vde_delstack(s);
+}
+
+/*
+ * Commands at about the moment the idle init decides to exit: either the
+ * command lands in the old namespace (which then lives on), or in a new one
+ * (the old init was closing); never killed by the old init's exit.
+ */
+VT_TEST(command_as_init_exits, 90)
+{
+	struct vdestack *s = vt_stack(NULL, NULL, NULL);
+	pid_t h;
+	double took;
+	int rc, bad = 0;
+
+	REQUIRE(s != NULL, "stack");
+	h = helper_pid();
+	REQUIRE(h > 0, "one helper below us (%d)", (int)h);
+	rc = vde_stackcmd(s, "/bin/busybox true");
+	CHECK(rc == 0, "first command (rc %d)", rc);
+	took = helper_children_settle(h, 0, 1.0);
+	CHECK(took >= 0, "its init is gone (%.3f s)", took);
+	rc = vde_stackcmd(s, "/bin/busybox sh -c 'exit 9'");
+	CHECK(rc == 9, "a command right after the init exited runs (rc %d)", rc);
+	/* around the linger (100 ms): 0.080 .. 0.125 s apart */
+	for (int i = 0; i < 60; i++) {
+		vt_sleep(0.080 + 0.0025 * (i % 19));
+		rc = vt_cmd(s, "/bin/busybox sh -c 'exit %d'", 10 + i);
+		if (rc != 10 + i && bad++ < 3)
+			vt_info("command %d: rc %d", i, rc);
+	}
+	CHECK(bad == 0, "60 commands spaced about the linger each returned their status "
+			"(%d wrong)", bad);
+	vde_delstack(s);
+	took = helper_children_settle(h, 0, 1.0);
+	CHECK(took >= 0 || !vt_alive(h), "nothing left below the helper after the delete");
+}
