@@ -442,7 +442,7 @@ static int h_pidns(struct helper *h, int id)
 static void h_exec(struct helper *h, int ci, const struct vds_req *rq,
 		   const unsigned char *payload, size_t len)
 {
-	int cfd = h->chan[ci].fd, argc, envc, ret;
+	int cfd = h->chan[ci].fd, argc, envc, ret, tries;
 	size_t off = 0, rlen = rq->c > 0 ? (size_t)rq->c : 0;
 	pid_t pid;
 
@@ -463,20 +463,8 @@ static void h_exec(struct helper *h, int ci, const struct vds_req *rq,
 		h_send(cfd, -EINVAL, NULL, 0);
 		return;
 	}
-	/* into the stack's PID namespace: nothing it starts outlives it */
-	ret = h_pidns(h, rq->id);
-	if (ret < 0) {
-		h_send(cfd, ret, NULL, 0);
-		return;
-	}
-	pid = vfork();
-	if (pid == 0)
-		h_child(h->netns[rq->id], h->argv, h->envp, h->selffd,
-			(const char *)payload + len - rlen, rlen);
-	vds_pidns_release(h->stk[rq->id].ctl, 0);
-	/* its init died under us (killed): once more in a new namespace */
-	if (pid < 0 && errno == ENOMEM && h->stk[rq->id].pidns >= 0) {
-		h_pidns_end(h, rq->id);
+	for (tries = 0;; tries++) {
+		/* into the stack's PID namespace: nothing it starts outlives it */
 		ret = h_pidns(h, rq->id);
 		if (ret < 0) {
 			h_send(cfd, ret, NULL, 0);
@@ -487,6 +475,10 @@ static void h_exec(struct helper *h, int ci, const struct vds_req *rq,
 			h_child(h->netns[rq->id], h->argv, h->envp, h->selffd,
 				(const char *)payload + len - rlen, rlen);
 		vds_pidns_release(h->stk[rq->id].ctl, 0);
+		/* its init died under us (killed): once more in a new namespace */
+		if (pid >= 0 || errno != ENOMEM || tries || h->stk[rq->id].pidns < 0)
+			break;
+		h_pidns_end(h, rq->id);
 	}
 	if (pid < 0) {
 		h_send(cfd, -errno, NULL, 0);
