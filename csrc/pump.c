@@ -9,6 +9,13 @@
  * ends of a link cannot deadlock itself: a frame the peer cannot take now is
  * parked, its stack's tap is muted, and EPOLLOUT resumes it (backpressure
  * instead of loss).
+ *
+ * The pool adapts (pump_adapt()): a shared thread that worked through a
+ * whole window with two stacks or more busy gives its busiest stack a
+ * thread of its own, keeps it there only if the stack then moves more,
+ * and takes it back when it goes quiet.  Stacks that wait on each other
+ * (round trips) never saturate a thread, so they stay together and cost
+ * no wake-up between threads.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +48,13 @@
 #define VDS_EVENTS	64
 #define VDS_FLUSH_GRACE_MS 5	/* wait for a late FIN ... */
 #define VDS_FLUSH_RECENT_MS 50	/* ... after traffic this recent */
+#define VDS_WINDOW_NS	(100 * 1000000LL)	/* a pump looks at its load */
+#define VDS_SATURATED	90	/* % of a window worked: saturated */
+#define VDS_IDLE	30	/* % below which a lone stack's thread idles */
+#define VDS_IDLE_MS	1000	/* ... this long: back to a shared thread */
+#define VDS_GAIN	105	/* % of its shared rate a lone stack must beat */
+#define VDS_RETRY_MS	1000	/* a move that did not pay: first wait ... */
+#define VDS_RETRY_MAX_MS 32000	/* ... doubled up to this */
 
 enum ep_kind { EP_TAP, EP_DATA, EP_CTL, EP_STREAM, EP_WAKE };
 
@@ -63,9 +77,20 @@ struct ep {
  * @last_tx_ms:	when the tap last had frames (coarse clock)
  * @hung:	the VDE side went away: nothing moves any more
  * @cmd_next, @cmd_done:	the pump's queue of stacks to unregister
+ * @next:	next stack of the same pump (pump->stacks)
+ * @leaving:	queued for unregistering: never moved again
+ * @mark:	frames moved when the pump's window began
+ * @rate:	frames per second in the last window
+ * @before:	the rate on a shared thread before it got one of its own,
+ *		while that move is on trial (else 0)
+ * @trial:	windows since that move
+ * @idle_ms:	how long its own thread has been mostly idle
+ * @retry_ns, @retry_ms:	no other move before @retry_ns; the next wait
  *
  * Only the pump thread touches it while registered; @cmd_next and
- * @cmd_done under pump->lock.
+ * @cmd_done under pump->lock; @pump, @next and @leaving under pool->lock
+ * (the pump thread may read @pump without it).  The adaptive fields are
+ * the thread's that serves the stack.
  */
 struct vds_pump_stack {
 	struct vds_stack *st;
@@ -81,6 +106,13 @@ struct vds_pump_stack {
 	int hung;
 	struct vds_pump_stack *cmd_next;
 	int cmd_done;
+	struct vds_pump_stack *next;
+	int leaving;
+	uint64_t mark, rate, before;
+	int trial;
+	int idle_ms;
+	int64_t retry_ns;
+	int retry_ms;
 };
 
 /**
@@ -92,8 +124,13 @@ struct vds_pump_stack {
  * @cond:	signalled when the queue was served
  * @queue:	stacks to unregister; their callers wait on @cond
  * @nstacks:	stacks served, to spread new ones (under pool->lock)
+ * @stacks:	the stacks it serves (under pool->lock)
  * @running:	the thread was started (under pool->lock)
+ * @lone:	it serves one busy stack of its own, or none (never picked
+ *		for new stacks)
  * @gro:	receive coalescing, used by the thread only
+ * @win_start, @win_idle:	its load: when the window began, how long
+ *		it waited for events since (the thread's own)
  */
 struct vds_pump {
 	struct vds_pumps *pool;
@@ -106,19 +143,25 @@ struct vds_pump {
 	struct vds_pump_stack *queue;
 	int stop;
 	int nstacks;
+	struct vds_pump_stack *stacks;
 	int running;
+	int lone;
 	struct vds_gro gro;
 	int spin_ns;
+	int64_t win_start, win_idle;
 };
 
 /**
  * struct vds_pumps - the pump threads of a context
- * @lock:	protects each pump's @running and @nstacks
+ * @lock:	protects each pump's @running, @nstacks, @stacks
  * @n:		pumps (threads start when stacks need them)
+ * @shared:	of which the first @shared take new stacks; the others
+ *		are lone (pump_adapt())
  */
 struct vds_pumps {
 	pthread_mutex_t lock;
 	int n;
+	int shared;
 	int spin_ns;
 	struct vds_pump p[];
 };
@@ -445,6 +488,8 @@ static int drain_queue(struct vds_pump *p)
 	return stop;
 }
 
+static void pump_adapt(struct vds_pump *p, int64_t now);
+
 static void *pump_main(void *arg)
 {
 	struct vds_pump *p = arg;
@@ -452,9 +497,13 @@ static void *pump_main(void *arg)
 	unsigned char buf[VDS_VNET_HLEN + VDS_TX_MAX];
 	int64_t busy = INT64_MIN / 2;	/* no work yet */
 
+	p->win_start = vds_now_ns();
 	for (;;) {
+		int64_t t0 = vds_now_ns(), t1;
 		int n = vds_epoll_spin(p->ep, evs, VDS_EVENTS, p->spin_ns, &busy), i, woken = 0;
 
+		t1 = vds_now_ns();
+		p->win_idle += t1 - t0;
 		for (i = 0; i < n; i++) {
 			struct ep *e = evs[i].data.ptr;
 			struct vds_pump_stack *ps = e->ps;
@@ -485,24 +534,38 @@ static void *pump_main(void *arg)
 		/* only now: events of this batch may still name a queued stack */
 		if (woken && drain_queue(p))
 			return NULL;
+		if (p->pool->n > p->pool->shared && t1 - p->win_start >= VDS_WINDOW_NS)
+			pump_adapt(p, t1);
 	}
 }
 
 /*
  * One thread serves both ends of a local link without a wake-up in between,
  * and with GRO one core moves more than a TCP stream of its own can use: a
- * thread per four cores, at most VDS_PUMPS_MAX (VDESTACK_PUMPS overrides).
+ * shared thread per four cores.  Busy stacks get threads of their own
+ * (pump_adapt()), as many as leave one CPU per thread.  VDESTACK_PUMPS=N
+ * fixes N shared threads and nothing else, at most VDS_PUMPS_MAX.
  */
-static int pump_count(void)
+static void pump_count(int *shared, int *lone)
 {
 	const char *env = getenv("VDESTACK_PUMPS");
-	long n = (sysconf(_SC_NPROCESSORS_ONLN) + 3) / 4;
+	cpu_set_t cpus;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
-	if (env && atoi(env) > 0)
-		n = atoi(env);
-	if (n < 1)
-		n = 1;
-	return n > VDS_PUMPS_MAX ? VDS_PUMPS_MAX : n;
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
+		ncpu = CPU_COUNT(&cpus);
+	if (ncpu < 1)
+		ncpu = 1;
+	*shared = (ncpu + 3) / 4;
+	*lone = ncpu - *shared;
+	if (env && atoi(env) > 0) {
+		*shared = atoi(env);
+		*lone = 0;
+	}
+	if (*shared > VDS_PUMPS_MAX)
+		*shared = VDS_PUMPS_MAX;
+	if (*lone > VDS_PUMPS_MAX - *shared)
+		*lone = VDS_PUMPS_MAX - *shared;
 }
 
 /* under pool->lock */
@@ -538,8 +601,11 @@ static int pump_start(struct vds_pump *p)
 	ret = -pthread_create(&p->th, &attr, pump_main, p);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
-	if (ret == 0)
+	if (ret == 0) {
+		/* for ps, top and perf; the tests count them by this name */
+		pthread_setname_np(p->th, p->lone ? "vdestack-lone" : "vdestack-pump");
 		p->running = 1;
+	}
 	return ret;
 }
 
@@ -548,24 +614,29 @@ static int pump_start(struct vds_pump *p)
  * @spin_ns:	how long a pump polls after work before it sleeps
  *
  * Threads start with the stacks that need them: none for loopback-only
- * stacks, one more per stack with an interface up to pump_count().
+ * stacks, one more per stack with an interface up to the shared ones of
+ * pump_count(); lone ones when pump_adapt() wants them.
  *
  * Return: the pool, or NULL (no memory)
  */
 struct vds_pumps *vds_pumps_new(int spin_ns)
 {
-	int n = pump_count(), i;
-	struct vds_pumps *pool = calloc(1, sizeof(*pool) + n * sizeof(pool->p[0]));
+	struct vds_pumps *pool;
+	int shared, lone, i;
 
+	pump_count(&shared, &lone);
+	pool = calloc(1, sizeof(*pool) + (shared + lone) * sizeof(pool->p[0]));
 	if (!pool)
 		return NULL;
 	pthread_mutex_init(&pool->lock, NULL);
-	pool->n = n;
+	pool->n = shared + lone;
+	pool->shared = shared;
 	pool->spin_ns = spin_ns;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < pool->n; i++) {
 		struct vds_pump *p = &pool->p[i];
 
 		p->pool = pool;
+		p->lone = i >= shared;
 		p->ep = p->wake = -1;
 		p->ep_wake.kind = EP_WAKE;
 		p->spin_ns = spin_ns;
@@ -610,15 +681,18 @@ void vds_pumps_free(struct vds_pumps *pool)
 	free(pool);
 }
 
-/* an idle running pump, else a new one, else the least loaded; counted */
-static struct vds_pump *pump_pick(struct vds_pumps *pool, int *err)
+/*
+ * A shared pump: an idle running one, else a new one, else the least
+ * loaded; counted, and @ps on its list
+ */
+static struct vds_pump *pump_pick(struct vds_pumps *pool, struct vds_pump_stack *ps, int *err)
 {
 	struct vds_pump *p = NULL;
 	int i;
 
 	*err = -EAGAIN;
 	pthread_mutex_lock(&pool->lock);
-	for (i = 0; i < pool->n; i++) {
+	for (i = 0; i < pool->shared; i++) {
 		struct vds_pump *q = &pool->p[i];
 
 		if (!q->running) {
@@ -634,8 +708,12 @@ static struct vds_pump *pump_pick(struct vds_pumps *pool, int *err)
 		if (!p->nstacks)
 			break;
 	}
-	if (p)
+	if (p) {
 		p->nstacks++;
+		ps->pump = p;
+		ps->next = p->stacks;
+		p->stacks = ps;
+	}
 	pthread_mutex_unlock(&pool->lock);
 	return p;
 }
@@ -647,19 +725,13 @@ static int ep_add(struct vds_pump *p, int fd, uint32_t events, struct ep *e)
 	return epoll_ctl(p->ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-/* its fds into the pump's epoll set: the pump may serve it at once */
-static int pump_register(struct vds_pump_stack *ps)
+/* its fds into @p's epoll set, as a stack not parked (p may serve it at once) */
+static int pump_watch(struct vds_pump *p, struct vds_pump_stack *ps)
 {
 	struct vds_stack *st = ps->st;
-	struct vds_pump *p = ps->pump;
 	int ret = 0;
 
-	ps->ep_tap = (struct ep){ EP_TAP, ps };
-	ps->ep_data = (struct ep){ EP_DATA, ps };
-	ps->ep_ctl = (struct ep){ EP_CTL, ps };
-	ps->registered = 1;
 	if (st->kind == VDS_KIND_STREAM) {
-		ps->ep_data.kind = EP_STREAM;
 		ret = ep_add(p, st->sfd, EPOLLIN, &ps->ep_data);
 	} else {
 		if (st->datafd >= 0)
@@ -669,22 +741,213 @@ static int pump_register(struct vds_pump_stack *ps)
 	}
 	if (ret == 0)
 		ret = ep_add(p, st->tap, EPOLLIN, &ps->ep_tap);
+	if (ret < 0)
+		unregister(p, st);
 	return ret;
+}
+
+static int pump_register(struct vds_pump_stack *ps)
+{
+	ps->ep_tap = (struct ep){ EP_TAP, ps };
+	ps->ep_data = (struct ep){ ps->st->kind == VDS_KIND_STREAM ? EP_STREAM : EP_DATA, ps };
+	ps->ep_ctl = (struct ep){ EP_CTL, ps };
+	ps->registered = 1;
+	return pump_watch(ps->pump, ps);
+}
+
+/* ------------------------------------------------------------ adapting */
+
+/* off its pump's list (under pool->lock) */
+static void pump_unlink(struct vds_pump_stack *ps)
+{
+	struct vds_pump_stack **pp = &ps->pump->stacks;
+
+	while (*pp && *pp != ps)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = ps->next;
+	ps->next = NULL;
+	ps->pump->nstacks--;
+}
+
+/* onto @to's list, as served by it (under pool->lock) */
+static void pump_link(struct vds_pump_stack *ps, struct vds_pump *to)
+{
+	ps->pump = to;
+	ps->next = to->stacks;
+	to->stacks = ps;
+	to->nstacks++;
+}
+
+/*
+ * Hand a stack over to another pump: called by the thread that serves it,
+ * between two batches of events (none of it in flight), under pool->lock.
+ * Everything about it is written before its fds join @to's epoll set: from
+ * then on @to's thread may serve it.
+ */
+static int pump_move(struct vds_pump_stack *ps, struct vds_pump *to)
+{
+	struct vds_pump *from = ps->pump;
+	int ret;
+
+	if (!to->running && (ret = pump_start(to)) < 0)
+		return ret;
+	unregister(from, ps->st);
+	pump_unlink(ps);
+	pump_link(ps, to);
+	ps->mark = ps->st->stats.tx_frames + ps->st->stats.rx_frames;
+	ps->idle_ms = 0;
+	ret = pump_watch(to, ps);
+	if (ret < 0) {
+		pump_unlink(ps);
+		pump_link(ps, from);
+		if (pump_watch(from, ps) < 0)
+			hangup(ps);	/* no epoll set takes it: out of memory */
+	}
+	return ret;
+}
+
+/* a lone pump with no stack, or NULL (under pool->lock) */
+static struct vds_pump *lone_free(struct vds_pumps *pool)
+{
+	int i;
+
+	for (i = pool->shared; i < pool->n; i++)
+		if (!pool->p[i].stacks)
+			return &pool->p[i];
+	return NULL;
+}
+
+/* the least loaded shared pump that runs (under pool->lock) */
+static struct vds_pump *shared_least(struct vds_pumps *pool)
+{
+	struct vds_pump *best = NULL;
+	int i;
+
+	for (i = 0; i < pool->shared; i++) {
+		struct vds_pump *q = &pool->p[i];
+
+		if (q->running && (!best || q->nstacks < best->nstacks))
+			best = q;
+	}
+	return best;
+}
+
+/* back to a shared pump; @failed: it did not move more alone, wait longer */
+static void lone_end(struct vds_pump_stack *ps, int64_t now, int failed)
+{
+	struct vds_pump *to = shared_least(ps->pump->pool);
+
+	if (!to)
+		return;
+	if (failed) {
+		ps->retry_ms = ps->retry_ms ? ps->retry_ms * 2 : VDS_RETRY_MS;
+		if (ps->retry_ms > VDS_RETRY_MAX_MS)
+			ps->retry_ms = VDS_RETRY_MAX_MS;
+		ps->retry_ns = now + ps->retry_ms * 1000000LL;
+	}
+	ps->before = 0;
+	pump_move(ps, to);
+}
+
+/* a lone pump's window: judge the move on trial, or notice it went quiet */
+static void lone_window(struct vds_pump *p, int busy, int64_t span, int64_t now)
+{
+	struct vds_pump_stack *ps = p->stacks;
+
+	if (!ps || ps->leaving || ps->hung || ps->blocked)
+		return;
+	if (ps->before) {
+		/* the first window after the move settles; the second judges */
+		if (++ps->trial < 2)
+			return;
+		if (ps->rate * 100 < ps->before * VDS_GAIN) {
+			lone_end(ps, now, 1);
+		} else {
+			ps->before = 0;
+			ps->retry_ms = 0;
+		}
+		return;
+	}
+	ps->idle_ms = busy < VDS_IDLE ? ps->idle_ms + span / 1000000 : 0;
+	if (ps->idle_ms >= VDS_IDLE_MS)
+		lone_end(ps, now, 0);
+}
+
+/* a shared pump's window: a saturated one gives its busiest stack a thread */
+static void shared_window(struct vds_pump *p, struct vds_pump_stack *top, int active,
+			  int busy, int64_t now)
+{
+	struct vds_pump *to;
+
+	if (busy < VDS_SATURATED || active < 2 || !top || now < top->retry_ns ||
+	    top->st->kind != VDS_KIND_VDE || top->blocked)
+		return;
+	to = lone_free(p->pool);
+	if (!to)
+		return;
+	top->before = top->rate;
+	top->trial = 0;
+	if (pump_move(top, to) < 0)
+		top->before = 0;
+}
+
+/*
+ * Called by a pump thread at the end of each window of VDS_WINDOW_NS: each
+ * stack's rate (frames per second, both ways) in it, and what the pump's
+ * load says.  A stack moves only between two batches of its own pump's
+ * events, under pool->lock, so nothing else ever sees it half moved.
+ */
+static void pump_adapt(struct vds_pump *p, int64_t now)
+{
+	struct vds_pumps *pool = p->pool;
+	int64_t span = now - p->win_start;
+	int busy = 100 - (int)(p->win_idle * 100 / span), active = 0;
+	struct vds_pump_stack *ps, *top = NULL;
+
+	pthread_mutex_lock(&pool->lock);
+	for (ps = p->stacks; ps; ps = ps->next) {
+		uint64_t n;
+
+		if (ps->leaving || ps->hung)
+			continue;
+		n = ps->st->stats.tx_frames + ps->st->stats.rx_frames - ps->mark;
+		ps->mark += n;
+		ps->rate = n * 1000000000ULL / (uint64_t)span;
+		if (n)
+			active++;
+		if (n && (!top || ps->rate > top->rate))
+			top = ps;
+	}
+	if (p->lone)
+		lone_window(p, busy, span, now);
+	else
+		shared_window(p, top, active, busy, now);
+	pthread_mutex_unlock(&pool->lock);
+	p->win_start = now;
+	p->win_idle = 0;
 }
 
 /* returns when the pump thread no longer touches the stack */
 static void pump_unregister(struct vds_pump_stack *ps)
 {
-	struct vds_pump *p = ps->pump;
+	struct vds_pumps *pool;
+	struct vds_pump *p;
 	uint64_t one = 1;
 
 	if (!ps->registered)
 		return;
+	pool = ps->pump->pool;
+	/* the pump that serves it now, and it stays there */
+	pthread_mutex_lock(&pool->lock);
+	ps->leaving = 1;
+	p = ps->pump;
 	pthread_mutex_lock(&p->lock);
 	ps->cmd_done = 0;
 	ps->cmd_next = p->queue;
 	p->queue = ps;
 	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&pool->lock);
 	if (write(p->wake, &one, sizeof(one)) < 0) {
 		/* cannot fail: the counter is far from full */
 	}
@@ -704,7 +967,7 @@ static void pump_stack_free(struct vds_pump_stack *ps)
 	if (ps->pump) {
 		pool = ps->pump->pool;
 		pthread_mutex_lock(&pool->lock);
-		ps->pump->nstacks--;
+		pump_unlink(ps);
 		pthread_mutex_unlock(&pool->lock);
 	}
 	ps->st->pump = NULL;
@@ -731,8 +994,7 @@ int vds_pump_add(struct vds_pumps *pool, struct vds_stack *st)
 		return -ENOMEM;
 	ps->st = st;
 	st->pump = ps;
-	ps->pump = pump_pick(pool, &ret);
-	if (ps->pump)
+	if (pump_pick(pool, ps, &ret))
 		ret = pump_register(ps);
 	if (ret < 0)
 		pump_stack_free(ps);

@@ -4,6 +4,7 @@
  * test starts, through an in-process switch:// of one of the stacks, and in
  * stream mode ("=cmd ..."); every transfer is checked byte for byte.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -544,4 +545,135 @@ VT_TEST(ptp_ipv6, 90)
 			"nothing dropped once both links were up");
 	vde_delstack(b);
 	vde_delstack(a);
+}
+
+
+/* threads of this process named @name (pump.c names its threads) */
+static int threads_named(const char *name)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d))) {
+		char path[300], comm[32];
+		ssize_t len;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		len = vt_read_file(path, comm, sizeof(comm) - 1);
+		if (len > 0 && strncmp(comm, name, strlen(name)) == 0 && comm[strlen(name)] == '\n')
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int cpus_allowed(void)
+{
+	cpu_set_t cpus;
+
+	return sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+}
+
+struct inflight {
+	int fd;
+	size_t sent;
+};
+
+/* sends until the socket fails (shut down by the test) */
+static void *send_until_shut(void *arg)
+{
+	struct inflight *f = arg;
+	static uint8_t chunk[64 * KIB];
+
+	for (;;) {
+		ssize_t w = send(f->fd, chunk, sizeof(chunk), MSG_NOSIGNAL);
+
+		if (w <= 0)
+			return NULL;
+		f->sent += w;
+	}
+}
+
+/*
+ * The pump adapts.  A bulk stream over ptp:// keeps the one shared pump
+ * thread busy with both stacks, so (given two CPUs or more) one stack gets
+ * a thread of its own; the stream goes on byte for byte while stacks move
+ * (back, too, when the move does not pay); a stack that may sit on its own
+ * thread is deleted with bytes in flight; and no pump thread outlives the
+ * stacks.
+ */
+VT_TEST(adaptive_pump, 120)
+{
+	char vnl[2 * VT_MAXPATH], why[256] = "";
+	int rounds = 0, ok = 1, lone, port = 7400;
+	struct inflight f = { -1, 0 };
+	struct vdestack *a, *b;
+	double end;
+	pthread_t th;
+	int lfd;
+
+	snprintf(vnl, sizeof(vnl), "ptp://%s/link", vt_dir);
+	a = vt_stack(vnl, NULL, "10.77.0.1/24");
+	b = vt_stack(vnl, NULL, "10.77.0.2/24");
+	REQUIRE(a && b, "two stacks on %s", vnl);
+	ok = vt_tcp_echo(a, b, "10.77.0.1", port++, 64 * KIB, why, sizeof(why));
+	REQUIRE(ok, "64 KiB echoed %s", why);
+	CHECK(threads_named("vdestack-pump") == 1 && threads_named("vdestack-lone") == 0,
+			"one shared pump thread, no other (%d, %d)", threads_named("vdestack-pump"),
+			threads_named("vdestack-lone"));
+	lone = cpus_allowed() >= 2;
+	end = vt_now() + (lone ? 30 : 3);
+	while (ok && vt_now() < end && (!lone || threads_named("vdestack-lone") == 0)) {
+		ok = bulk_echo(a, b, "10.77.0.1", port++, 16384 * KIB, why, sizeof(why));
+		rounds++;
+	}
+	CHECK(ok, "16 MiB echoes at full speed, byte for byte (%d rounds) %s", rounds, why);
+	CHECK(threads_named("vdestack-lone") == lone && threads_named("vdestack-pump") == 1,
+			"%s: %d lone pump thread(s) after %d rounds of 16 MiB (%d CPUs)",
+			lone ? "a busy stack got a pump thread of its own" :
+			"one CPU: no pump thread besides the shared one",
+			threads_named("vdestack-lone"), rounds, cpus_allowed());
+	ok = bulk_echo(b, a, "10.77.0.2", port++, 16384 * KIB, why, sizeof(why)) &&
+		bulk_echo(a, b, "10.77.0.1", port++, 16384 * KIB, why, sizeof(why));
+	CHECK(ok, "after that, 16 MiB each way byte for byte %s", why);
+
+	/* delete the server's stack while the stream runs */
+	lfd = vt_listen(a, "10.77.0.1", port);
+	REQUIRE(lfd >= 0, "listen in a");
+	vt_echo_server(lfd, 1);
+	f.fd = vt_connect(b, "10.77.0.1", port, 15);
+	REQUIRE(f.fd >= 0, "connect from b");
+	pthread_create(&th, NULL, send_until_shut, &f);
+	vt_sleep(0.5);
+	vde_delstack(a);
+	shutdown(f.fd, SHUT_RDWR);
+	pthread_join(th, NULL);
+	close(f.fd);
+	vt_info("%zu bytes sent before a was deleted", f.sent);
+	CHECK(f.sent > 0, "the stream ran when a was deleted (%zu bytes)", f.sent);
+	ok = vt_cmd(b, "/bin/true") == 0;
+	CHECK(ok, "b still works after a was deleted");
+	vde_delstack(b);
+	end = vt_now() + 5;
+	while (threads_named("vdestack-pump") + threads_named("vdestack-lone") > 0 && vt_now() < end)
+		vt_sleep(0.05);
+	CHECK(threads_named("vdestack-pump") + threads_named("vdestack-lone") == 0,
+			"no pump thread outlives the stacks (%d left)",
+			threads_named("vdestack-pump") + threads_named("vdestack-lone"));
+}
+
+/* one CPU: never a pump thread of its own (it could only take turns) */
+VT_TEST(adaptive_one_cpu, 60)
+{
+	cpu_set_t one;
+	int cpu = sched_getcpu();
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu < 0 ? 0 : cpu, &one);
+	REQUIRE(sched_setaffinity(0, sizeof(one), &one) == 0, "pinned to CPU %d", cpu);
+	vt_body_adaptive_pump();
 }
