@@ -80,17 +80,24 @@ size_t vds_txjob_size(const struct vds_txjob *j);
 
 /* ------------------------------------------------------------------ GRO --- */
 
+#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
+#define VIRTIO_NET_HDR_GSO_UDP_L4 5	/* Linux 6.2's header; older ones lack it */
+#endif
+
 /*
  * Writes one packet, with the virtio-net header that describes it, to the
  * interface, and counts it as @frames frames of @bytes bytes in all (as
  * they came from the network) written, or dropped if the write fails.
+ * Returns 0 or -errno; -EINVAL for a UDP GSO packet is not counted: the
+ * kernel does not take those (before Linux 6.2) and gro.c sends the
+ * datagrams one by one instead.
  */
-typedef void (*vds_tapwrite_fn)(void *opaque, const struct virtio_net_hdr *h,
-				const void *pkt, size_t len,
-				unsigned int frames, size_t bytes);
+typedef int (*vds_tapwrite_fn)(void *opaque, const struct virtio_net_hdr *h,
+			       const void *pkt, size_t len,
+			       unsigned int frames, size_t bytes);
 
 /**
- * struct vds_gro - TCP segments being merged for one interface
+ * struct vds_gro - TCP segments or UDP datagrams being merged for one interface
  * @write:	how packets leave (set by the caller)
  * @opaque:	its argument: the destination.  Set before pushing a batch;
  *		flush before changing it.
@@ -99,9 +106,11 @@ typedef void (*vds_tapwrite_fn)(void *opaque, const struct virtio_net_hdr *h,
  *
  * The other fields are gro.c's: @len bytes of packet in @buf, @bytes of
  * the frames merged into it, @nseg of them, @hdrlen bytes of Ethernet + IP
- * + TCP header, @l4 offset of the TCP header, @mss payload of each segment
- * (the last may be shorter), @next_seq the sequence number that may
- * follow, @psh the last one was pushed, @closed nothing may follow.
+ * + TCP/UDP header, @l4 offset of the TCP/UDP header, @proto which,
+ * @mss payload of each segment (the last may be shorter), @next_seq the
+ * sequence number that may follow (TCP), @psh the last one was pushed,
+ * @closed nothing may follow, @no_udp the kernel refused a UDP GSO packet
+ * (UDP is not merged any more).
  */
 struct vds_gro {
 	vds_tapwrite_fn write;
@@ -109,7 +118,7 @@ struct vds_gro {
 	unsigned char *buf;
 	size_t len, bytes, hdrlen, l4, mss;
 	uint32_t next_seq;
-	int nseg, psh, closed, v6;
+	int nseg, psh, closed, v6, proto, no_udp;
 };
 
 void vds_gro_push(struct vds_gro *g, const unsigned char *f, size_t n);

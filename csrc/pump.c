@@ -218,22 +218,26 @@ static uint32_t vds_now_ms(void)
  * before the write: a socket of the stack may have the data (and its
  * reader look at the counters) before writev() even returns here.
  */
-static void tap_write(void *opaque, const struct virtio_net_hdr *h,
-		      const void *pkt, size_t len, unsigned int frames, size_t bytes)
+static int tap_write(void *opaque, const struct virtio_net_hdr *h,
+		     const void *pkt, size_t len, unsigned int frames, size_t bytes)
 {
 	struct vds_stack *st = opaque;
 	struct iovec iov[2] = {
 		{ (void *)h, sizeof(*h) },
 		{ (void *)pkt, len },
 	};
+	int ret;
 
 	st->stats.rx_frames += frames;
 	st->stats.rx_bytes += bytes;
-	if (writev(st->tap, iov, 2) != (ssize_t)(sizeof(*h) + len)) {
-		st->stats.rx_frames -= frames;
-		st->stats.rx_bytes -= bytes;
+	if (writev(st->tap, iov, 2) == (ssize_t)(sizeof(*h) + len))
+		return 0;
+	ret = -errno;
+	st->stats.rx_frames -= frames;
+	st->stats.rx_bytes -= bytes;
+	if (ret != -EINVAL || h->gso_type != VIRTIO_NET_HDR_GSO_UDP_L4)
 		st->stats.rx_dropped += frames;
-	}
+	return ret;
 }
 
 static void tx_counted(struct vds_stack *st, const struct vds_ofcount *c)

@@ -548,6 +548,73 @@ VT_TEST(ptp_ipv6, 90)
 }
 
 
+/*
+ * UDP GRO: bursts of datagrams from b to a (ptp://) arrive each intact and
+ * in order, while a's kernel counts fewer packets written to its vde0 than
+ * frames the pump took from the link: runs of them entered as UDP GSO
+ * packets and were cut into the same datagrams again by the kernel.
+ */
+VT_TEST(udp_gro, 60)
+{
+	char vnl[2 * VT_MAXPATH];
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(7500) };
+	unsigned long long krx0, ktx0, krx, ktx;
+	struct vdestack_stats s0, s1;
+	struct vdestack *a, *b;
+	int rx, tx, rcvbuf = 4 << 20, bad = 0, got = 0, sent = 0;
+	char buf[512];
+
+	snprintf(vnl, sizeof(vnl), "ptp://%s/link", vt_dir);
+	a = vt_stack(vnl, NULL, "10.77.0.1/24");
+	b = vt_stack(vnl, NULL, "10.77.0.2/24");
+	REQUIRE(a && b, "two stacks on %s", vnl);
+	udp_check(a, b, "ptp");	/* ARP done */
+	rx = vde_msocket(a, AF_INET, SOCK_DGRAM, 0);
+	tx = vde_msocket(b, AF_INET, SOCK_DGRAM, 0);
+	REQUIRE(rx >= 0 && tx >= 0, "UDP sockets in a and b");
+	setsockopt(rx, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	inet_pton(AF_INET, "10.77.0.1", &to.sin_addr);
+	vt_bind(rx, "10.77.0.1", 7500);
+	vt_timeouts(rx, 2);
+	REQUIRE(connect(tx, (struct sockaddr *)&to, sizeof(to)) == 0, "connect");
+	show_stats(a, "a", &s0);
+	REQUIRE(kernel_counters(a, "a0", &krx0, &ktx0) == 0, "a's vde0 counters");
+	/* 20 bursts of 200 datagrams of 200 bytes: number, then a pattern */
+	for (int burst = 0; burst < 20 && !bad; burst++) {
+		for (int i = 0; i < 200; i++, sent++) {
+			memset(buf, 'a' + sent % 26, 200);
+			memcpy(buf, &sent, sizeof(sent));
+			if (send(tx, buf, 200, 0) != 200)
+				bad++;
+		}
+		while (got < sent && !bad) {
+			int num;
+			ssize_t n = recv(rx, buf, sizeof(buf), 0);
+
+			if (n < 0)
+				break;
+			memcpy(&num, buf, sizeof(num));
+			if (n != 200 || num != got || buf[199] != 'a' + got % 26)
+				bad++;
+			got++;
+		}
+	}
+	CHECK(!bad && got == sent && sent == 4000,
+	      "4000 datagrams of 200 bytes arrived, each intact and in order (%d of %d, %d bad)",
+	      got, sent, bad);
+	show_stats(a, "a", &s1);
+	REQUIRE(kernel_counters(a, "a1", &krx, &ktx) == 0, "a's vde0 counters again");
+	vt_info("a: %llu frames from the link, %llu packets written to vde0",
+		(unsigned long long)(s1.rx_frames - s0.rx_frames), krx - krx0);
+	CHECK(s1.rx_frames - s0.rx_frames >= 4000 && krx - krx0 < (s1.rx_frames - s0.rx_frames) / 2,
+	      "UDP GRO: fewer than half as many packets written as frames received");
+	CHECK(s1.rx_dropped == s0.rx_dropped, "nothing dropped");
+	close(rx);
+	close(tx);
+	vde_delstack(b);
+	vde_delstack(a);
+}
+
 /* threads of this process named @name (pump.c names its threads) */
 static int threads_named(const char *name)
 {

@@ -187,6 +187,7 @@ struct sink {
 	size_t bytes[MAXF];		/* ... and their bytes */
 	int eagain_at;		/* TSO: refuse the frame of this index once (-EAGAIN) */
 	int fail_at;		/* TSO: refuse the frame of this index (-EIO) */
+	int no_uso;		/* GRO: refuse UDP GSO packets (-EINVAL), as Linux < 6.2 */
 	int calls;
 };
 
@@ -249,15 +250,20 @@ static int emit(void *opaque, const void *frame, size_t len)
 	return keep(opaque, NULL, frame, len);
 }
 
-static void tapwrite(void *opaque, const struct virtio_net_hdr *h, const void *pkt, size_t len,
-		     unsigned int frames, size_t bytes)
+static int tapwrite(void *opaque, const struct virtio_net_hdr *h, const void *pkt, size_t len,
+		    unsigned int frames, size_t bytes)
 {
 	struct sink *k = opaque;
+	int ret;
 
-	if (keep(k, h, pkt, len) == 0) {
+	if (k->no_uso && h->gso_type == VIRTIO_NET_HDR_GSO_UDP_L4)
+		return -EINVAL;
+	ret = keep(k, h, pkt, len);
+	if (ret == 0) {
 		k->frames[k->n - 1] = frames;
 		k->bytes[k->n - 1] = bytes;
 	}
+	return ret;
 }
 
 /* ---------------------------------------------------------------- TSO --- */
@@ -992,4 +998,203 @@ VT_TEST(tso_then_gro, 30)
 		sink_free(&out);
 		free(f);
 	}
+}
+
+/* ---------------------------------------------------------- UDP GRO --- */
+
+/* UDP pseudo-header sum of the packet in f, for udplen bytes of UDP */
+static uint32_t pseudo_udp(const uint8_t *f, size_t udplen)
+{
+	uint32_t s = v6_of(f) ? sum16(f + ETH + 8, 32, 0) : sum16(f + ETH + 12, 8, 0);
+
+	return sum16((uint8_t[]){ 0, 17, udplen >> 8, udplen & 0xff }, 4, s);
+}
+
+/* a UDP datagram frame, payload pat(at ...), checksums correct */
+static uint8_t *build_udp(int v6, unsigned dport, size_t pay, uint32_t at, size_t *np)
+{
+	size_t l4 = ETH + (v6 ? 40 : 20), n = l4 + 8 + pay, i;
+	uint8_t *f = calloc(1, n);
+
+	memcpy(f, "\x02\0\0\0\0\x01\x02\0\0\0\0\x02", 12);
+	if (v6) {
+		put16(f + 12, 0x86dd);
+		f[ETH] = 0x60;
+		put16(f + ETH + 4, 8 + pay);
+		f[ETH + 6] = 17;
+		f[ETH + 7] = 64;
+		memcpy(f + ETH + 8, "\xfd\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", 16);
+		memcpy(f + ETH + 24, "\xfd\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x02", 16);
+	} else {
+		put16(f + 12, 0x0800);
+		f[ETH] = 0x45;
+		put16(f + ETH + 2, n - ETH);
+		put16(f + ETH + 4, at & 0xffff);
+		put16(f + ETH + 6, 0x4000);
+		f[ETH + 8] = 64;
+		f[ETH + 9] = 17;
+		memcpy(f + ETH + 12, "\x0a\x4d\0\x01\x0a\x4d\0\x02", 8);
+		put16(f + ETH + 10, ~sum16(f + ETH, 20, 0) & 0xffff);
+	}
+	put16(f + l4, 40000);
+	put16(f + l4 + 2, dport);
+	put16(f + l4 + 4, 8 + pay);
+	for (i = 0; i < pay; i++)
+		f[l4 + 8 + i] = pat(at + i);
+	put16(f + l4 + 6, ~sum16(f + l4, 8 + pay, pseudo_udp(f, 8 + pay)) & 0xffff);
+	*np = n;
+	return f;
+}
+
+static size_t push_udp(struct vds_gro *g, int v6, unsigned dport, size_t pay, uint32_t at,
+		       uint8_t mangle_at)
+{
+	size_t n;
+	uint8_t *f = build_udp(v6, dport, pay, at, &n);
+
+	if (mangle_at)
+		f[mangle_at] ^= 0x40;
+	vds_gro_push(g, f, n);
+	free(f);
+	return n;
+}
+
+/* a datagram as the wire has it: lengths, checksums, payload pat(at ...) */
+static const char *udp_ok(const uint8_t *f, size_t n, size_t pay, uint32_t at)
+{
+	size_t l4 = l4_of(f);
+
+	if (n != l4 + 8 + pay || get16(f + l4 + 4) != 8 + pay)
+		return "UDP length";
+	if (v6_of(f) ? get16(f + ETH + 4) != 8 + pay :
+	    get16(f + ETH + 2) != n - ETH || sum16(f + ETH, 20, 0) != 0xffff)
+		return "IP length or header checksum";
+	if (sum16(f + l4, 8 + pay, pseudo_udp(f, 8 + pay)) != 0xffff)
+		return "UDP checksum";
+	for (size_t i = 0; i < pay; i++)
+		if (f[l4 + 8 + i] != pat(at + i))
+			return "payload";
+	return NULL;
+}
+
+/*
+ * The merged UDP packet i: a UDP GSO packet of segments of mss bytes (the
+ * kernel cuts it, completing the partial checksum of each): checked here
+ * by cutting it the same way, datagram by datagram.
+ */
+static const char *udp_merged_ok(const struct sink *k, int i, size_t total, unsigned mss,
+				 uint32_t at)
+{
+	const struct virtio_net_hdr *h = &k->h[i];
+	const uint8_t *p = k->f[i];
+	size_t l4 = l4_of(p), off;
+	const char *w = NULL;
+
+	if (h->gso_type != VIRTIO_NET_HDR_GSO_UDP_L4 || h->flags != VIRTIO_NET_HDR_F_NEEDS_CSUM ||
+	    h->gso_size != mss || h->csum_start != l4 || h->csum_offset != 6 ||
+	    h->hdr_len != l4 + 8 || k->len[i] != l4 + 8 + total)
+		return "virtio-net header or length";
+	/* CHECKSUM_PARTIAL: the pseudo-header sum over the whole length */
+	if (get16(p + l4 + 4) != 8 + total ||
+	    get16(p + l4 + 6) != (sum16((uint8_t[]){ 0 }, 0, pseudo_udp(p, 8 + total)) & 0xffff))
+		return "UDP length or pseudo-header sum";
+	for (off = 0; !w && off < total; off += mss) {
+		size_t pay = total - off < mss ? total - off : mss, n = l4 + 8 + pay;
+		uint8_t *d = malloc(n);
+
+		memcpy(d, p, l4 + 8);
+		memcpy(d + l4 + 8, p + l4 + 8 + off, pay);
+		if (v6_of(d)) {
+			put16(d + ETH + 4, 8 + pay);
+		} else {
+			put16(d + ETH + 2, n - ETH);
+			put16(d + ETH + 10, 0);
+			put16(d + ETH + 10, ~sum16(d + ETH, 20, 0) & 0xffff);
+		}
+		put16(d + l4 + 4, 8 + pay);
+		put16(d + l4 + 6, 0);
+		put16(d + l4 + 6, ~sum16(d + l4, 8 + pay, pseudo_udp(d, 8 + pay)) & 0xffff);
+		w = udp_ok(d, n, pay, at + off);
+		free(d);
+	}
+	return w;
+}
+
+static void gro_udp(int v6)
+{
+	static uint8_t buf[VDS_GRO_MAX];
+	const char *ip = v6 ? "IPv6" : "IPv4", *w;
+	size_t bytes = 0, l4 = ETH + (v6 ? 40 : 20);
+	struct vds_gro g;
+	struct sink k;
+	int i;
+
+	sink_init(&k);
+	gro_init(&g, &k, buf);
+	/* five of 100 bytes and one of 40: one packet */
+	for (i = 0; i < 6; i++)
+		bytes += push_udp(&g, v6, 5201, i < 5 ? 100 : 40, i * 100, 0);
+	vds_gro_flush(&g);
+	REQUIRE(k.n == 1, "%s: 6 datagrams of one flow merged into one packet (%d)", ip, k.n);
+	w = udp_merged_ok(&k, 0, 540, 100, 0);
+	CHECK(!w, "%s: UDP GSO packet cut by 100 gives the 6 datagrams back (%s)", ip, w ? w : "ok");
+	CHECK(k.frames[0] == 6 && k.bytes[0] == bytes, "%s: it stands for 6 frames, %zu bytes",
+	      ip, bytes);
+	sink_free(&k);
+
+	/* a bad checksum, another port, a multicast frame: apart, as they came */
+	push_udp(&g, v6, 5201, 100, 0, 0);
+	push_udp(&g, v6, 5201, 100, 100, 0);
+	push_udp(&g, v6, 5201, 100, 200, l4 + 8 + 5);	/* payload bit flipped */
+	push_udp(&g, v6, 5202, 100, 300, 0);
+	push_udp(&g, v6, 5201, 100, 400, 0);
+	push_udp(&g, v6, 5201, 100, 500, 0);
+	vds_gro_flush(&g);
+	CHECK(k.n == 4 && !udp_merged_ok(&k, 0, 200, 100, 0) && k.h[1].gso_type == 0 &&
+	      udp_ok(k.f[1], k.len[1], 100, 200) && k.h[2].gso_type == 0 &&
+	      !udp_ok(k.f[2], k.len[2], 100, 300) && !udp_merged_ok(&k, 3, 200, 100, 400),
+	      "%s: the corrupt datagram and the other port's go apart, unchanged; the"
+	      " flow merges around them (%d packets)", ip, k.n);
+	sink_free(&k);
+
+	/* a longer one after a shorter: apart; at most 64 per packet */
+	push_udp(&g, v6, 5201, 50, 0, 0);
+	push_udp(&g, v6, 5201, 100, 50, 0);
+	vds_gro_flush(&g);
+	CHECK(k.n == 2 && k.h[0].gso_type == 0 && k.h[1].gso_type == 0,
+	      "%s: a larger datagram after a smaller one is not merged", ip);
+	sink_free(&k);
+	for (i = 0; i < 70; i++)
+		push_udp(&g, v6, 5201, 16, i * 16, 0);
+	vds_gro_flush(&g);
+	CHECK(k.n == 2 && !udp_merged_ok(&k, 0, 64 * 16, 16, 0) && k.frames[0] == 64 &&
+	      k.frames[1] == 6, "%s: 70 datagrams: packets of 64 and 6 (%d packets)", ip, k.n);
+	sink_free(&k);
+
+	/* a kernel without UDP GSO from taps: one by one, and no merging since */
+	k.no_uso = 1;
+	for (i = 0; i < 4; i++)
+		push_udp(&g, v6, 5201, i < 3 ? 100 : 30, i * 100, 0);
+	vds_gro_flush(&g);
+	CHECK(k.n == 4 && !udp_ok(k.f[0], k.len[0], 100, 0) && !udp_ok(k.f[1], k.len[1], 100, 100) &&
+	      !udp_ok(k.f[2], k.len[2], 100, 200) && !udp_ok(k.f[3], k.len[3], 30, 300) &&
+	      k.frames[0] + k.frames[1] + k.frames[2] + k.frames[3] == 4,
+	      "%s: refused UDP GSO packet sent as its 4 datagrams, each valid (%d)", ip, k.n);
+	sink_free(&k);
+	push_udp(&g, v6, 5201, 100, 0, 0);
+	push_udp(&g, v6, 5201, 100, 100, 0);
+	vds_gro_flush(&g);
+	CHECK(k.n == 2 && k.h[0].gso_type == 0 && k.h[1].gso_type == 0,
+	      "%s: after that, UDP is not merged any more", ip);
+	sink_free(&k);
+}
+
+VT_TEST(gro_udp_ipv4, 30)
+{
+	gro_udp(0);
+}
+
+VT_TEST(gro_udp_ipv6, 30)
+{
+	gro_udp(1);
 }
