@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -65,6 +66,7 @@ struct hstack {
 	struct vds_pidns_ctl *ctl;	/* shared with that init (pidns.c) */
 	int inits;		/* inits it had: from the second on they linger */
 	int ntaps;		/* taps opened in it (ADDSTACK, ADDIF) */
+	char ifname[IFNAMSIZ];	/* the tap ADDSTACK made, "" none */
 };
 
 /* the helper's whole state; lives on its own stack */
@@ -84,6 +86,8 @@ struct helper {
 	char **argv;
 	char **envp;
 	struct vds_lnets *lnets;	/* local:// networks (local.c), or NULL */
+	int spare;		/* a deleted stack's pristine namespace, or -1 */
+	char spare_if[IFNAMSIZ];	/* ... and the name of its tap, "" none */
 };
 
 /* a command leads its own process group: end it with what it started */
@@ -228,52 +232,112 @@ static int h_open_tap(const char *name)
 	return fd;
 }
 
+/* a new random unicast, locally administered MAC for a reused tap */
+static void h_new_mac(const char *ifname)
+{
+	struct ifreq ifr;
+	int fd = vds_sys_socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, ifname, strnlen(ifname, IFNAMSIZ - 1));
+	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+	if (syscall(SYS_getrandom, ifr.ifr_hwaddr.sa_data, 6, 0) == 6) {
+		ifr.ifr_hwaddr.sa_data[0] = (ifr.ifr_hwaddr.sa_data[0] & ~1) | 2;
+		ioctl(fd, SIOCSIFHWADDR, &ifr);
+	}
+	close(fd);
+}
+
+static void h_spare_drop(struct helper *h)
+{
+	if (h->spare >= 0)
+		close(h->spare);
+	h->spare = -1;
+}
+
+/*
+ * The namespace for a new stack, entered, lo up: the spare one a pristine
+ * stack left (h_delstack()) if its tap has the name wanted, else a new one.
+ * Return: its fd, or -errno; *reused: it is the spare
+ */
+static int h_newns(struct helper *h, int id, const char *ifname, int *reused)
+{
+	int ns, ret;
+
+	*reused = 0;
+	if (h->spare >= 0 && !strncmp(h->spare_if, ifname, IFNAMSIZ) &&
+	    setns(h->spare, CLONE_NEWNET) == 0) {
+		ns = h->spare;
+		h->spare = -1;
+		h->curns = id;
+		*reused = 1;
+		return ns;
+	}
+	h_spare_drop(h);
+	if (unshare(CLONE_NEWNET) < 0)
+		return -errno;
+	h->curns = id;
+	ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (ns < 0)
+		return -errno;
+	ret = h_lo_up();
+	if (ret < 0) {
+		close(ns);
+		return ret;
+	}
+	return ns;
+}
+
+/* room for stack ids up to h->nnetns * 2: 0 or -ENOMEM */
+static int h_grow(struct helper *h)
+{
+	size_t o = vds_mpage(sizeof(int) * h->nnetns);
+	int n = h->nnetns ? h->nnetns * 2 : 256, j;
+	struct hstack *k = vds_mgrow(h->stk, vds_mpage(sizeof(*k) * h->nnetns),
+				  vds_mpage(sizeof(*k) * n));
+	int *t = k ? vds_mgrow(h->netns, o, vds_mpage(sizeof(int) * n)) : NULL;
+
+	if (k)
+		h->stk = k;
+	if (!t)
+		return -ENOMEM;
+	for (j = h->nnetns; j < n; j++)
+		t[j] = -1;
+	h->netns = t;
+	h->nnetns = n;
+	return 0;
+}
+
 /* ADDSTACK: a new namespace with lo up and, if named, a tap interface */
 static void h_addstack(struct helper *h, int cfd, const struct vds_req *rq,
 		       const char *ifname)
 {
-	int fds[2], nfds = 0, id, ns, tap = -1, ret;
+	int fds[2], nfds = 0, id, ns, tap = -1, ret, reused;
 
 	for (id = 0; id < h->nnetns; id++)
 		if (h->netns[id] < 0)
 			break;
-	if (id == h->nnetns) {
-		size_t o = vds_mpage(sizeof(int) * h->nnetns);
-		int n = h->nnetns ? h->nnetns * 2 : 256, j;
-		struct hstack *k = vds_mgrow(h->stk, vds_mpage(sizeof(*k) * h->nnetns),
-					  vds_mpage(sizeof(*k) * n));
-		int *t = k ? vds_mgrow(h->netns, o, vds_mpage(sizeof(int) * n)) : NULL;
-
-		if (k)
-			h->stk = k;
-		if (!t) {
-			h_send(cfd, -ENOMEM, NULL, 0);
-			return;
-		}
-		for (j = h->nnetns; j < n; j++)
-			t[j] = -1;
-		h->netns = t;
-		h->nnetns = n;
-	}
-	if (unshare(CLONE_NEWNET) < 0) {
-		h_send(cfd, -errno, NULL, 0);
+	if (id == h->nnetns && h_grow(h) < 0) {
+		h_send(cfd, -ENOMEM, NULL, 0);
 		return;
 	}
-	h->curns = id;
-	ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	ns = h_newns(h, id, ifname, &reused);
 	if (ns < 0) {
-		ret = -errno;
-		goto fail;
+		h->curns = -1;	/* the failed namespace dies with its last reference */
+		h_send(cfd, ns, NULL, 0);
+		return;
 	}
-	ret = h_lo_up();
-	if (ret < 0)
-		goto fail;
 	if (ifname[0]) {
+		/* a reused tap: attached again (it is persistent), a new MAC */
 		tap = h_open_tap(ifname);
 		if (tap < 0) {
 			ret = tap;
 			goto fail;
 		}
+		if (reused)
+			h_new_mac(ifname);
 		fds[nfds++] = tap;
 	}
 	if (rq->a)
@@ -284,6 +348,8 @@ static void h_addstack(struct helper *h, int cfd, const struct vds_req *rq,
 	h->stk[id].ctl = NULL;
 	h->stk[id].inits = 0;
 	h->stk[id].ntaps = tap >= 0;
+	memset(h->stk[id].ifname, 0, IFNAMSIZ);
+	memcpy(h->stk[id].ifname, ifname, strnlen(ifname, IFNAMSIZ - 1));
 	ret = h_send(cfd, id, fds, nfds);
 	if (tap >= 0)
 		close(tap);
@@ -293,8 +359,7 @@ static void h_addstack(struct helper *h, int cfd, const struct vds_req *rq,
 	}
 	return;
 fail:
-	if (ns >= 0)
-		close(ns);
+	close(ns);
 	h->curns = -1;	/* the failed namespace dies with its last reference */
 	h_send(cfd, ret, NULL, 0);
 }
@@ -610,13 +675,28 @@ static void h_link_down(struct helper *h, int id)
 	close(fd);
 }
 
-/* DELSTACK: what ran in it ends, its interface goes down, the ns goes */
-static void h_delstack(struct helper *h, int id)
+/*
+ * DELSTACK: what ran in it ends, its interface goes down, the ns goes; or,
+ * @pristine (the library says no call ever used it, and nothing of it
+ * here says otherwise: no command, no other interface), it is kept as the
+ * spare for the next ADDSTACK (one at most: it goes with the helper).
+ */
+static void h_delstack(struct helper *h, int id, int pristine)
 {
+	struct hstack *k = &h->stk[id];
+
+	pristine = pristine && k->pidns < 0 && !k->inits &&
+		k->ntaps == (k->ifname[0] ? 1 : 0);
 	h_pidns_end(h, id);
 	h_link_down(h, id);
 	vds_lnet_leave(h->lnets, id);	/* its local:// ports (local.c) */
-	close(h->netns[id]);
+	if (pristine) {
+		h_spare_drop(h);
+		h->spare = h->netns[id];
+		memcpy(h->spare_if, k->ifname, IFNAMSIZ);
+	} else {
+		close(h->netns[id]);
+	}
 	h->netns[id] = -1;
 }
 
@@ -698,7 +778,7 @@ static void h_request(struct helper *h, int ci)
 			h_send(cfd, -EBADF, NULL, 0);
 			return;
 		}
-		h_delstack(h, rq.id);
+		h_delstack(h, rq.id, rq.a == 1);
 		h_send(cfd, 0, NULL, 0);
 		return;
 	case VDS_OP_NSFDS:
@@ -926,7 +1006,8 @@ int vds_helper_main(void *arg)
 {
 	struct vds_helper_args *a = arg;
 	struct helper h = { .ctl = -1, .ep = -1, .sigfd = -1, .hostfd = -1,
-			    .curns = -1, .selffd = -1, .ownpid = -1, .curpid = -1 };
+			    .curns = -1, .selffd = -1, .ownpid = -1, .curpid = -1,
+			    .spare = -1 };
 	sigset_t chld;
 	int ret, i;
 

@@ -82,14 +82,7 @@ static void handle_free(struct vdestack *h)
 	nfree++;
 }
 
-/**
- * vds_stack_get() - the live state behind a handle, referenced
- * @h:		handle from vde_addstack()
- * @err:	set to -EINVAL (NULL) or -EBADF (deleted) on failure
- *
- * Return: the state, to be released with vds_stack_put(), or NULL
- */
-struct vds_stack *vds_stack_get(struct vdestack *h, int *err)
+static struct vds_stack *stack_ref(struct vdestack *h, int *err, int touch)
 {
 	struct vds_stack *st = NULL;
 
@@ -101,11 +94,31 @@ struct vds_stack *vds_stack_get(struct vdestack *h, int *err)
 	if (h->magic == H_LIVE) {
 		st = h->st;
 		st->refs++;
+		st->touched |= touch;
 	} else {
 		*err = -EBADF;
 	}
 	pthread_mutex_unlock(&vds_glock);
 	return st;
+}
+
+/**
+ * vds_stack_get() - the live state behind a handle, referenced, for a call
+ * that may use its namespace (which then no longer counts as pristine)
+ * @h:		handle from vde_addstack()
+ * @err:	set to -EINVAL (NULL) or -EBADF (deleted) on failure
+ *
+ * Return: the state, to be released with vds_stack_put(), or NULL
+ */
+struct vds_stack *vds_stack_get(struct vdestack *h, int *err)
+{
+	return stack_ref(h, err, 1);
+}
+
+/* vds_stack_get() for a call that only reads the library's own state */
+struct vds_stack *vds_stack_peek(struct vdestack *h, int *err)
+{
+	return stack_ref(h, err, 0);
 }
 
 /*
@@ -180,8 +193,16 @@ static void stack_free(struct vds_stack *st)
 	if (st->netns >= 0)
 		close(st->netns);
 	if (st->id >= 0 && owned) {
+		/*
+		 * A namespace no call ever used (nothing but lo and the tap,
+		 * down) may be kept by the helper for the next vde_addstack():
+		 * a program that creates and deletes stacks in turn does not
+		 * pay the kernel's namespace setup each time.
+		 */
+		int pristine = !st->touched && (st->kind == VDS_KIND_VDE ||
+						 st->kind == VDS_KIND_NONE);
 		struct vds_call call = {
-			.req = { .op = VDS_OP_DELSTACK, .id = st->id },
+			.req = { .op = VDS_OP_DELSTACK, .id = st->id, .a = pristine },
 		};
 
 		vds_ctx_call(st->ctx, &call);
@@ -429,7 +450,7 @@ VDS_EXPORT int vdestack_stats(struct vdestack *stack, struct vdestack_stats *sta
 		errno = EINVAL;
 		return -1;
 	}
-	st = vds_stack_get(stack, &ret);
+	st = vds_stack_peek(stack, &ret);
 	if (!st) {
 		errno = -ret;
 		return -1;
@@ -582,7 +603,7 @@ int vds_stack_first_ifname(struct vdestack *stack, char name[IFNAMSIZ])
 	struct vds_stack *st, *x;
 	int err = 0;
 
-	st = vds_stack_get(stack, &err);
+	st = vds_stack_peek(stack, &err);
 	if (!st)
 		return err;
 	name[0] = '\0';

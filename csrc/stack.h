@@ -29,6 +29,9 @@ enum vds_kind { VDS_KIND_NONE, VDS_KIND_VDE, VDS_KIND_STREAM, VDS_KIND_LOCAL };
 /**
  * struct vds_stack - the state behind one handle
  * @refs:	handle reference + one per call in progress
+ * @touched:	a call used it (vds_stack_get()): its namespace may hold
+ *		state of the program's; one never touched is pristine (under
+ *		vds_glock)
  * @ctx:	the helper that owns its namespace
  * @id:		the helper's number for this stack, or -1
  * @netns:	namespace fd for the setns() fast path, or -1
@@ -51,6 +54,7 @@ enum vds_kind { VDS_KIND_NONE, VDS_KIND_VDE, VDS_KIND_STREAM, VDS_KIND_LOCAL };
  */
 struct vds_stack {
 	int refs;
+	int touched;
 	struct vds_ctx *ctx;
 	int id;
 	int netns;
@@ -74,6 +78,7 @@ struct vds_stack {
 extern struct vdestack *vds_default;
 
 struct vds_stack *vds_stack_get(struct vdestack *h, int *err);
+struct vds_stack *vds_stack_peek(struct vdestack *h, int *err);
 void vds_stack_put(struct vds_stack *st);
 int vds_addif(struct vdestack *stack, const char *vnl, const char *ifname,
 	      char made[IFNAMSIZ]);

@@ -5,12 +5,14 @@
  * last delete no process, thread or fd of ours is left; the host's death
  * still ends it at once; a forked child is not confused by it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "vt.h"
@@ -216,4 +218,118 @@ VT_TEST(fork_while_lingering, 40)
 	REQUIRE(s, "the parent's next stack");
 	CHECK(only_child() == h, "reuses the parent's lingering helper (%d)", (int)h);
 	vde_delstack(s);
+}
+
+/* network namespaces (inode numbers) the process pid holds fds of */
+static int netns_fds(pid_t pid, unsigned long *ino, int max)
+{
+	char dir[64], path[320], link[64];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	while (d && (e = readdir(d)) && n < max) {
+		ssize_t len;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = 0;
+		if (sscanf(link, "net:[%lu]", &ino[n]) == 1)
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static unsigned long netns_of(struct vdestack *s)
+{
+	struct stat sb;
+	int fd = vdestack_netns(s);
+
+	if (fd < 0 || fstat(fd, &sb) < 0)
+		return 0;
+	close(fd);
+	return sb.st_ino;
+}
+
+/* what `cmd` printed in s (through a file of the scratch directory) */
+static const char *output(struct vdestack *s, const char *cmd)
+{
+	static char buf[4096];
+	const char *path = vt_path("out");
+	ssize_t n;
+
+	buf[0] = 0;
+	if (vt_cmd(s, "/bin/busybox sh -c '%s > %s 2>&1'", cmd, path) != 0)
+		return "";
+	n = vt_read_file(path, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = 0;
+	return buf;
+}
+
+/*
+ * A stack no call ever used leaves its namespace to the helper, which
+ * gives it to the next stack with the same interface name: the kernel's
+ * setup of a namespace is most of what a lone create/delete costs.  The
+ * namespace must come back as a new one would be: only lo (up) and the
+ * tap (down, a new MAC address).  A stack that was used (a socket, a
+ * command, an address) never leaves its namespace behind.
+ */
+VT_TEST(pristine_namespace_reused, 60)
+{
+	unsigned long held[8], first, used;
+	struct vdestack *a, *b, *c, *d;
+	pid_t h;
+	int n;
+
+	a = vt_stack("null://", "vde0", NULL);
+	REQUIRE(a, "a stack, never used");
+	h = only_child();
+	REQUIRE(h > 0, "its helper (%d)", (int)h);
+	n = netns_fds(h, held, 8);
+	CHECK(n == 1, "the helper holds 1 namespace (%d)", n);
+	vde_delstack(a);
+	n = netns_fds(h, held, 8);
+	REQUIRE(n == 1, "after its delete the helper keeps that one namespace (%d)", n);
+	first = held[0];
+
+	b = vt_stack("null://", "vde0", NULL);
+	REQUIRE(b, "a second stack");
+	CHECK(netns_of(b) == first, "it got the kept namespace (%lu, kept %lu)", netns_of(b), first);
+	CHECK(strstr(output(b, "/bin/busybox ip -o link | /bin/busybox wc -l"), "2") != NULL,
+	      "two interfaces in it: %s", output(b, "/bin/busybox ip -o link"));
+	CHECK(strstr(output(b, "/bin/busybox ip -o link show lo"), ",UP") != NULL &&
+	      strstr(output(b, "/bin/busybox ip -o link show vde0"), ",UP") == NULL,
+	      "lo up, vde0 down: %s", output(b, "/bin/busybox ip -o link"));
+	/* now used: an address, a socket; deleted, it must not come back */
+	CHECK(vt_cmd(b, "/bin/busybox ip addr add 10.77.0.9/24 dev vde0") == 0, "10.77.0.9 on b");
+	used = netns_of(b);
+	vde_delstack(b);
+	n = netns_fds(h, held, 8);
+	CHECK(n == 0, "a used stack's namespace is not kept (%d held)", n);
+
+	c = vt_stack("null://", "vde0", NULL);
+	REQUIRE(c, "a third stack");
+	CHECK(netns_of(c) != used && strstr(output(c, "/bin/busybox ip -o addr"), "10.77.0.9") == NULL,
+	      "a new namespace, without b's address: %s", output(c, "/bin/busybox ip -o addr"));
+	vde_delstack(c);	/* used (netns_of, output): not kept */
+
+	/* a kept namespace and another interface name: a fresh one */
+	d = vt_stack("null://", "vde0", NULL);
+	REQUIRE(d, "a fourth stack");
+	vde_delstack(d);
+	REQUIRE(netns_fds(h, held, 8) == 1, "its namespace kept");
+	first = held[0];
+	d = vt_stack("null://", "eth7", NULL);
+	REQUIRE(d, "a stack with eth7");
+	CHECK(netns_of(d) != first && strstr(output(d, "/bin/busybox ip -o link"), "eth7") &&
+	      !strstr(output(d, "/bin/busybox ip -o link"), "vde0"),
+	      "it has a namespace of its own, with eth7 only: %s", output(d, "/bin/busybox ip -o link"));
+	CHECK(netns_fds(h, held, 8) == 1, "and the kept one was released");
+	vde_delstack(d);
 }
