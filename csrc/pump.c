@@ -52,7 +52,7 @@
 #define VDS_SATURATED	90	/* % of a window worked: saturated */
 #define VDS_IDLE	30	/* % below which a lone stack's thread idles */
 #define VDS_IDLE_MS	1000	/* ... this long: back to a shared thread */
-#define VDS_GAIN	105	/* % of its shared rate a lone stack must beat */
+#define VDS_GAIN	100	/* % of its shared rate a lone stack must reach */
 #define VDS_RETRY_MS	1000	/* a move that did not pay: first wait ... */
 #define VDS_RETRY_MAX_MS 32000	/* ... doubled up to this */
 
@@ -80,10 +80,12 @@ struct ep {
  * @next:	next stack of the same pump (pump->stacks)
  * @leaving:	queued for unregistering: never moved again
  * @mark:	frames moved when the pump's window began
- * @rate:	frames per second in the last window
- * @before:	the rate on a shared thread before it got one of its own,
- *		while that move is on trial (else 0)
- * @trial:	windows since that move
+ * @rate, @prev:	frames per second in the last window, the one before
+ * @before:	the rate on a shared thread before it got one of its own
+ *		(of its last two windows there), while that move is on trial
+ *		(else 0)
+ * @trial, @trial_sum:	windows since that move, the sum of their rates
+ *		(but the first)
  * @idle_ms:	how long its own thread has been mostly idle
  * @retry_ns, @retry_ms:	no other move before @retry_ns; the next wait
  *
@@ -108,7 +110,7 @@ struct vds_pump_stack {
 	int cmd_done;
 	struct vds_pump_stack *next;
 	int leaving;
-	uint64_t mark, rate, before;
+	uint64_t mark, rate, prev, before, trial_sum;
 	int trial;
 	int idle_ms;
 	int64_t retry_ns;
@@ -862,10 +864,13 @@ static void lone_window(struct vds_pump *p, int busy, int64_t span, int64_t now)
 	if (!ps || ps->leaving || ps->hung || ps->blocked)
 		return;
 	if (ps->before) {
-		/* the first window after the move settles; the second judges */
+		/* the first window after the move settles; two more judge */
 		if (++ps->trial < 2)
 			return;
-		if (ps->rate * 100 < ps->before * VDS_GAIN) {
+		ps->trial_sum += ps->rate;
+		if (ps->trial < 3)
+			return;
+		if (ps->trial_sum * 100 / 2 < ps->before * VDS_GAIN) {
 			lone_end(ps, now, 1);
 		} else {
 			ps->before = 0;
@@ -890,8 +895,9 @@ static void shared_window(struct vds_pump *p, struct vds_pump_stack *top, int ac
 	to = lone_free(p->pool);
 	if (!to)
 		return;
-	top->before = top->rate;
+	top->before = top->prev ? (top->rate + top->prev) / 2 : top->rate;
 	top->trial = 0;
+	top->trial_sum = 0;
 	if (pump_move(top, to) < 0)
 		top->before = 0;
 }
@@ -917,6 +923,7 @@ static void pump_adapt(struct vds_pump *p, int64_t now)
 			continue;
 		n = ps->st->stats.tx_frames + ps->st->stats.rx_frames - ps->mark;
 		ps->mark += n;
+		ps->prev = ps->rate;
 		ps->rate = n * 1000000000ULL / (uint64_t)span;
 		if (n)
 			active++;
