@@ -1156,6 +1156,27 @@ def on_sigterm(signum, frame):
     raise KeyboardInterrupt()
 
 
+def compare(old_path, new_path):
+    """Each row of two runs side by side: its ratio (ours / original) then and
+    now, and how much better (>1) or worse (<1) ours got against the original
+    (the original, measured in both runs, takes the machines' difference out)."""
+    old = {(r["scenario"], r["transport"], r["mtu"], r["metric"]): r
+           for r in json.load(open(old_path))["rows"]}
+    new = json.load(open(new_path))["rows"]
+    print(f"{'scenario':12} {'transport':12} {'mtu':>5}  {'metric':48} {'then':>7} "
+          f"{'now':>7} {'better':>7}")
+    for r in new:
+        o = old.get((r["scenario"], r["transport"], r["mtu"], r["metric"]))
+        if not o or not o.get("ratio") or not r.get("ratio") or r.get("kind") != "ratio":
+            continue
+        lower_better = any(w in r["metric"] for w in ("latency", "us)", "ms)", "CPU", "KiB",
+                                                      "loss", "(s)"))
+        gain = o["ratio"] / r["ratio"] if lower_better else r["ratio"] / o["ratio"]
+        print(f"{r['scenario']:12} {str(r['transport']):12} {str(r['mtu']):>5}  "
+              f"{r['metric'][:48]:48} {o['ratio']:7.2f} {r['ratio']:7.2f} {gain:7.2f}")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a short subset, under a minute")
@@ -1176,10 +1197,14 @@ def main():
     ap.add_argument("--redraw", action="store_true",
                     help="only draw chart.png again from results.json in --out (no measuring)")
     ap.add_argument("--chart", nargs=2, metavar=("RESULTS_JSON", "PNG"), help=argparse.SUPPRESS)
+    ap.add_argument("--compare", nargs=2, metavar=("OLD_JSON", "NEW_JSON"),
+                    help="compare two results.json row by row (no measuring)")
     a = ap.parse_args()
     if a.chart:
         chart(*a.chart)
         return 0
+    if a.compare:
+        return compare(*a.compare)
     if a.redraw:
         return redraw(a)
     if os.geteuid() != 0:

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <sys/epoll.h>
 
-#define VDS_SPIN_US	50	/* default of VDESTACK_BUSY_POLL_US */
+#define VDS_SPIN_US	100	/* default of VDESTACK_BUSY_POLL_US */
 
 int vds_spin_us(void);
 
