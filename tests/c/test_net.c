@@ -130,8 +130,8 @@ VT_TEST(ptp_echo_no_polling, 60)
 	ptp_pair("ptp, no polling");
 }
 
-/* a process confined to one CPU (no polling by default there) */
-VT_TEST(ptp_echo_one_cpu, 60)
+/* this process confined to the CPU it runs on */
+static void pin_one_cpu(void)
 {
 	cpu_set_t one;
 	int cpu = sched_getcpu();
@@ -139,6 +139,12 @@ VT_TEST(ptp_echo_one_cpu, 60)
 	CPU_ZERO(&one);
 	CPU_SET(cpu < 0 ? 0 : cpu, &one);
 	REQUIRE(sched_setaffinity(0, sizeof(one), &one) == 0, "pinned to CPU %d", cpu);
+}
+
+/* a process confined to one CPU (no polling by default there) */
+VT_TEST(ptp_echo_one_cpu, 60)
+{
+	pin_one_cpu();
 	ptp_pair("ptp, one CPU");
 }
 
@@ -736,11 +742,6 @@ VT_TEST(adaptive_pump, 120)
 /* one CPU: never a pump thread of its own (it could only take turns) */
 VT_TEST(adaptive_one_cpu, 60)
 {
-	cpu_set_t one;
-	int cpu = sched_getcpu();
-
-	CPU_ZERO(&one);
-	CPU_SET(cpu < 0 ? 0 : cpu, &one);
-	REQUIRE(sched_setaffinity(0, sizeof(one), &one) == 0, "pinned to CPU %d", cpu);
+	pin_one_cpu();
 	vt_body_adaptive_pump();
 }
