@@ -685,8 +685,9 @@ static void h_delstack(struct helper *h, int id, int pristine)
 {
 	struct hstack *k = &h->stk[id];
 
+	/* (a name with % was a pattern: the tap has another name) */
 	pristine = pristine && k->pidns < 0 && !k->inits &&
-		k->ntaps == (k->ifname[0] ? 1 : 0);
+		k->ntaps == (k->ifname[0] ? 1 : 0) && !memchr(k->ifname, '%', IFNAMSIZ);
 	h_pidns_end(h, id);
 	h_link_down(h, id);
 	vds_lnet_leave(h->lnets, id);	/* its local:// ports (local.c) */

@@ -332,4 +332,15 @@ VT_TEST(pristine_namespace_reused, 60)
 	      "it has a namespace of its own, with eth7 only: %s", output(d, "/bin/busybox ip -o link"));
 	CHECK(netns_fds(h, held, 8) == 1, "and the kept one was released");
 	vde_delstack(d);
+
+	/* a name pattern ("vde%d": the kernel picks vde0) is never kept */
+	d = vt_stack("null://", "vde%d", NULL);
+	REQUIRE(d, "a stack with the name pattern vde%%d");
+	vde_delstack(d);
+	CHECK(netns_fds(h, held, 8) == 0, "its namespace is not kept (%d held)", netns_fds(h, held, 8));
+	d = vt_stack("null://", "vde%d", NULL);
+	REQUIRE(d, "another one");
+	CHECK(strstr(output(d, "/bin/busybox ip -o link | /bin/busybox wc -l"), "2") != NULL,
+	      "with lo and one tap: %s", output(d, "/bin/busybox ip -o link"));
+	vde_delstack(d);
 }
