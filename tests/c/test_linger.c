@@ -7,10 +7,14 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -343,4 +347,89 @@ VT_TEST(pristine_namespace_reused, 60)
 	CHECK(strstr(output(d, "/bin/busybox ip -o link | /bin/busybox wc -l"), "2") != NULL,
 	      "with lo and one tap: %s", output(d, "/bin/busybox ip -o link"));
 	vde_delstack(d);
+}
+
+/*
+ * The MAC address of vde0 in the namespace the helper keeps (fd of the
+ * helper's, joined from a child: its user namespace first unless root),
+ * as "xx:xx:..", or "" when it cannot be read
+ */
+static void kept_mac(pid_t helper, char out[32])
+{
+	char path[64], link[64], buf[32] = "";
+	int pfd[2];
+	pid_t c;
+
+	out[0] = 0;
+	if (pipe(pfd) < 0)
+		return;
+	c = fork();
+	if (c == 0) {
+		unsigned long ino;
+		struct ifreq ifr;
+		int fd = -1, s, i;
+
+		close(pfd[0]);
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)helper);
+		if (geteuid() != 0) {
+			int u = open(path, O_RDONLY);
+
+			if (u < 0 || setns(u, CLONE_NEWUSER) < 0)
+				_exit(1);
+		}
+		for (i = 0; i < 1024 && fd < 0; i++) {
+			ssize_t len;
+
+			snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)helper, i);
+			len = readlink(path, link, sizeof(link) - 1);
+			if (len > 0 && (link[len] = 0, sscanf(link, "net:[%lu]", &ino) == 1))
+				fd = open(path, O_RDONLY);
+		}
+		if (fd < 0 || setns(fd, CLONE_NEWNET) < 0)
+			_exit(1);
+		s = socket(AF_INET, SOCK_DGRAM, 0);
+		memset(&ifr, 0, sizeof(ifr));
+		strcpy(ifr.ifr_name, "vde0");
+		if (s < 0 || ioctl(s, SIOCGIFHWADDR, &ifr) < 0)
+			_exit(1);
+		for (i = 0; i < 6; i++)
+			snprintf(buf + 3 * i, 4, i < 5 ? "%02x:" : "%02x",
+				 (unsigned char)ifr.ifr_hwaddr.sa_data[i]);
+		if (write(pfd[1], buf, strlen(buf)) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(pfd[1]);
+	if (c > 0) {
+		ssize_t n = read(pfd[0], out, 31);
+
+		out[n > 0 ? n : 0] = 0;
+		waitpid(c, NULL, 0);
+	}
+	close(pfd[0]);
+}
+
+/* a kept namespace's tap gets a new MAC address when it is handed on */
+VT_TEST(pristine_namespace_new_mac, 60)
+{
+	char before[32], *after;
+	struct vdestack *a, *b;
+	pid_t h;
+
+	a = vt_stack("null://", "vde0", NULL);
+	REQUIRE(a, "a stack, never used");
+	h = only_child();
+	REQUIRE(h > 0, "its helper (%d)", (int)h);
+	vde_delstack(a);
+	kept_mac(h, before);
+	REQUIRE(strlen(before) == 17, "the kept namespace's vde0 has MAC %s", before);
+	b = vt_stack("null://", "vde0", NULL);
+	REQUIRE(b, "the next stack");
+	after = strstr(output(b, "/bin/busybox ip -o link show vde0"), "link/ether ");
+	REQUIRE(after, "vde0's MAC in it: %s", output(b, "/bin/busybox ip -o link show vde0"));
+	after += 11;
+	after[17] = 0;
+	CHECK(strcmp(after, before) != 0 && (strtoul(after, NULL, 16) & 3) == 2,
+	      "its vde0 has a new locally administered unicast MAC (%s, was %s)", after, before);
+	vde_delstack(b);
 }
