@@ -502,14 +502,18 @@ static void *pump_main(void *arg)
 	struct epoll_event evs[VDS_EVENTS];
 	unsigned char buf[VDS_VNET_HLEN + VDS_TX_MAX];
 	int64_t busy = INT64_MIN / 2;	/* no work yet */
+	/* the load is measured only where a stack could move (pump_count()) */
+	int adapt = p->pool->n > p->pool->shared;
 
 	p->win_start = vds_now_ns();
 	for (;;) {
-		int64_t t0 = vds_now_ns(), t1;
+		int64_t t0 = adapt ? vds_now_ns() : 0, t1 = 0;
 		int n = vds_epoll_spin(p->ep, evs, VDS_EVENTS, p->spin_ns, &busy), i, woken = 0;
 
-		t1 = vds_now_ns();
-		p->win_idle += t1 - t0;
+		if (adapt) {
+			t1 = vds_now_ns();
+			p->win_idle += t1 - t0;
+		}
 		for (i = 0; i < n; i++) {
 			struct ep *e = evs[i].data.ptr;
 			struct vds_pump_stack *ps = e->ps;
@@ -540,7 +544,7 @@ static void *pump_main(void *arg)
 		/* only now: events of this batch may still name a queued stack */
 		if (woken && drain_queue(p))
 			return NULL;
-		if (p->pool->n > p->pool->shared && t1 - p->win_start >= VDS_WINDOW_NS)
+		if (adapt && t1 - p->win_start >= VDS_WINDOW_NS)
 			pump_adapt(p, t1);
 	}
 }
