@@ -14,11 +14,14 @@ of being left behind by a timer that fired in the parent.
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import pickle
 import select
 import signal
 import socket
+import socketserver
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Set
@@ -266,6 +269,30 @@ def closing() -> Any:
 
 
 # -- servers ----------------------------------------------------------------------
+
+class QuietHTTPServer(http.server.ThreadingHTTPServer):
+    """HTTPServer without the reverse DNS lookup of its server_bind()."""
+
+    daemon_threads = True
+
+    def server_bind(self) -> None:
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+
+class WhoHandler(http.server.BaseHTTPRequestHandler):
+    """Answers GET with JSON: the client's address as the server saw it, the path."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        body = json.dumps({"client": self.client_address[0], "path": self.path}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
 
 class EchoServer:
     """A thread that accepts on a listening socket and echoes every

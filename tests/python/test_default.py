@@ -9,7 +9,6 @@ tells which stack a socket lives in, by the listener its connection to
 from __future__ import annotations
 
 import asyncio
-import http.server
 import json
 import pickle
 import socket
@@ -22,6 +21,7 @@ import pytest
 
 import vdestack
 from conftest import A_IP, B_IP, EchoServer, recv_exactly
+from conftest import QuietHTTPServer, WhoHandler
 
 pytestmark = pytest.mark.forked
 
@@ -193,28 +193,6 @@ def test_asyncio_server_and_client_by_scope(pair) -> None:
         return reply
 
     assert asyncio.run(asyncio.wait_for(main(), 30)) == f"{B_IP} hello\n".encode()
-
-
-class QuietHTTPServer(http.server.ThreadingHTTPServer):
-    """HTTPServer without the reverse DNS lookup of its server_bind()."""
-
-    daemon_threads = True
-
-    def server_bind(self) -> None:
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-
-class WhoHandler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        body = json.dumps({"client": self.client_address[0], "path": self.path}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
 
 def test_urllib_and_http_server_by_scope(pair) -> None:

@@ -10,13 +10,11 @@ log shows each query arriving from the client stack's address.
 from __future__ import annotations
 
 import errno
-import http.server
 import ipaddress
 import json
 import os
 import signal
 import socket
-import socketserver
 import threading
 import time
 import urllib.request
@@ -26,6 +24,7 @@ import pytest
 
 import vdestack
 from conftest import BUSYBOX, child_pids
+from conftest import QuietHTTPServer, WhoHandler
 
 DNSMASQ = "/usr/sbin/dnsmasq"
 SERVER_IP, CLIENT_IP = "10.0.0.1", "10.0.0.2"
@@ -207,28 +206,6 @@ def test_commands_see_the_stacks_resolv_conf(link: Any, dnsmasq: Any) -> None:
     assert queries(dnsmasq, "cmd.vdstest.internal") >= 1
     # a stack without DNS configuration keeps the host's file
     assert server.cmd(f"{BUSYBOX} grep -q 'nameserver {SERVER_IP}' /etc/resolv.conf") == 1
-
-
-class QuietHTTPServer(http.server.ThreadingHTTPServer):
-    """HTTPServer without the reverse DNS lookup of its server_bind()."""
-
-    daemon_threads = True
-
-    def server_bind(self) -> None:
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-
-class WhoHandler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        body = json.dumps({"client": self.client_address[0], "path": self.path}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
 
 @pytest.mark.forked

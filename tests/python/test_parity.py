@@ -27,7 +27,7 @@ from typing import Any, List, Tuple
 import pytest
 
 import vdestack
-from conftest import A_IP, B_IP, EchoServer, recv_exactly
+from conftest import A_IP, B_IP, EchoServer, QuietHTTPServer, recv_exactly
 
 
 class Net:
@@ -405,18 +405,6 @@ def test_socketserver(net: Net) -> None:
         t.join(10)
         server.server_close()
     assert handled == [net.sock_class] * 3
-
-
-class QuietHTTPServer(http.server.ThreadingHTTPServer):
-    """HTTPServer without the reverse DNS lookup of its server_bind()."""
-
-    daemon_threads = True
-
-    def server_bind(self) -> None:
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = host
-        self.server_port = port
 
 
 class EchoHandler(http.server.BaseHTTPRequestHandler):
